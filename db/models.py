@@ -1,0 +1,190 @@
+"""Tables. Every write a task makes is keyed by a unique constraint, so a re-run is harmless.
+
+Provenance runs through foreign keys: an SFT example or pair names its job (strategy, model,
+parameters), its prompt (seed item, template version) and its generations (sampling parameters,
+seed); verdicts name their verifier and its version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, utcnow
+
+
+class SeedSet(Base):
+    __tablename__ = "seed_sets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    item_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SeedItem(Base):
+    __tablename__ = "seed_items"
+    __table_args__ = (UniqueConstraint("seed_set_id", "ordinal"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seed_set_id: Mapped[int] = mapped_column(ForeignKey("seed_sets.id", ondelete="CASCADE"))
+    ordinal: Mapped[int]
+    line_no: Mapped[int]
+    payload: Mapped[dict[str, Any]]
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    strategy: Mapped[str] = mapped_column(String(50))
+    seed_set_id: Mapped[int] = mapped_column(ForeignKey("seed_sets.id"))
+    params: Mapped[dict[str, Any]]
+    model: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="created")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Batch(Base):
+    """A slice of a job's seed items moving through stages: generate -> verify -> ... -> done."""
+
+    __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("job_id", "index"), Index(None, "job_id", "stage"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    index: Mapped[int]
+    first_ordinal: Mapped[int]
+    last_ordinal: Mapped[int]
+    stage: Mapped[str] = mapped_column(String(20), default="generate")
+    round: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Prompt(Base):
+    __tablename__ = "prompts"
+    __table_args__ = (UniqueConstraint("job_id", "seed_item_id", "variant"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    seed_item_id: Mapped[int] = mapped_column(ForeignKey("seed_items.id"))
+    variant: Mapped[str] = mapped_column(String(100), default="")
+    template_id: Mapped[str] = mapped_column(String(100))
+    template_version: Mapped[str] = mapped_column(String(20))
+    messages: Mapped[list[Any]]
+    reference: Mapped[dict[str, Any]]
+    samples: Mapped[int] = mapped_column(default=0)
+    passed: Mapped[int] = mapped_column(default=0)
+    pass_rate: Mapped[float | None]
+    flag: Mapped[str | None] = mapped_column(String(20))
+
+
+class Generation(Base):
+    __tablename__ = "generations"
+    __table_args__ = (UniqueConstraint("prompt_id", "sample_index"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    sample_index: Mapped[int]
+    round: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(String(200))
+    sampling: Mapped[dict[str, Any]]
+    seed: Mapped[int | None]
+    prompt_tokens: Mapped[int | None]
+    completion_tokens: Mapped[int | None]
+    latency_s: Mapped[float]
+    finish_reason: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Verdict(Base):
+    __tablename__ = "verdicts"
+    __table_args__ = (UniqueConstraint("generation_id", "verifier"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"))
+    verifier: Mapped[str] = mapped_column(String(50))
+    verifier_version: Mapped[str] = mapped_column(String(20))
+    passed: Mapped[bool]
+    score: Mapped[float | None]
+    details: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SftExample(Base):
+    __tablename__ = "sft_examples"
+    __table_args__ = (UniqueConstraint("job_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    prompt_id: Mapped[int | None] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    generation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("generations.id", ondelete="CASCADE")
+    )
+    messages: Mapped[list[Any]]
+    score: Mapped[float | None]
+    meta: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PreferencePair(Base):
+    __tablename__ = "preference_pairs"
+    __table_args__ = (UniqueConstraint("job_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    prompt_id: Mapped[int | None] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    chosen_generation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("generations.id", ondelete="CASCADE")
+    )
+    rejected_generation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("generations.id", ondelete="CASCADE")
+    )
+    prompt: Mapped[list[Any]]
+    chosen: Mapped[list[Any]]
+    rejected: Mapped[list[Any]]
+    score: Mapped[float | None]
+    meta: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Annotator(Base):
+    __tablename__ = "annotators"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnnotationTask(Base):
+    __tablename__ = "annotation_tasks"
+    __table_args__ = (UniqueConstraint("prompt_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    generation_ids: Mapped[list[Any]]
+    judgments_wanted: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Judgment(Base):
+    __tablename__ = "judgments"
+    __table_args__ = (UniqueConstraint("task_id", "annotator_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("annotation_tasks.id", ondelete="CASCADE"))
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id"))
+    shown_order: Mapped[list[Any]]
+    ranking: Mapped[list[Any]]
+    all_bad: Mapped[bool] = mapped_column(default=False)
+    skipped: Mapped[bool] = mapped_column(default=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

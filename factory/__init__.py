@@ -1,0 +1,1 @@
+"""The instruction-data factory: seeds -> prompts -> generations -> verdicts -> SFT / DPO data."""

@@ -1,0 +1,62 @@
+"""Settings from the environment (prefix ``FACTORY_``) or a ``.env`` file.
+
+With nothing set, the factory runs embedded: a SQLite file in the working directory, tasks
+in-process, and the tiny local model served by vLLM on 127.0.0.1:8000.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FACTORY_", env_file=".env", extra="ignore")
+
+    database_url: str = Field("sqlite:///factory.db", description="SQLAlchemy URL of the store")
+    broker_url: str | None = Field(None, description="Celery broker; unset = run tasks in-process")
+    result_backend: str | None = None
+    visibility_timeout_s: int = Field(3600, description="Redis redelivery of unacked tasks")
+    stale_batch_s: int = Field(900, description="a batch untouched this long is swept again")
+
+    llm_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible API")
+    llm_model: str = "tiny-qwen2"
+    llm_api_key: SecretStr = SecretStr("EMPTY")
+    llm_concurrency: int = Field(256, ge=1, description="requests in flight per process")
+    llm_timeout_s: float = Field(300.0, gt=0)
+    llm_max_retries: int = Field(5, ge=0)
+    llm_retry_base_s: float = Field(0.5, gt=0)
+
+    model_dir: Path = Field(PROJECT_ROOT / ".cache" / "tiny-qwen2", description="tiny demo model")
+    vllm_python: Path = Field(PROJECT_ROOT / ".venv-vllm" / "bin" / "python")
+    vllm_port: int = 8000
+
+    sandbox_image: str = "factory-sandbox:1"
+    sandbox_timeout_s: float = 10.0
+    sandbox_memory_mb: int = 256
+    sandbox_pool_size: int = 2
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings with secrets and URL passwords hidden."""
+        out: dict[str, Any] = {}
+        for key, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else ""
+            elif isinstance(value, str) and "://" in value and "@" in value:
+                scheme, rest = value.split("://", 1)
+                creds, host = rest.rsplit("@", 1)
+                user = creds.split(":", 1)[0]
+                value = f"{scheme}://{user}:********@{host}" if ":" in creds else value
+            out[key] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,132 @@
+"""JSONL export that trainers load as-is: TRL's conversational SFT and preference formats.
+
+Rows stream from the store (constant memory apart from one 16-byte digest per distinct line,
+used to drop exact duplicates); a manifest beside the file records counts, filters, models,
+versions and the file's sha256, so every exported file can be traced and reproduced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from db.models import Generation, Job, PreferencePair, Prompt, SftExample, Verdict
+
+Kind = Literal["sft", "dpo"]
+
+
+@dataclass
+class ExportFilter:
+    job_id: int | None = None
+    strategy: str | None = None
+    min_score: float | None = None
+    system: str | None = None
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    manifest: Path
+    written: int = 0
+    duplicates: int = 0
+    models: set[str] = field(default_factory=set)
+
+
+def _query(kind: Kind, f: ExportFilter) -> Select[Any]:
+    table = SftExample if kind == "sft" else PreferencePair
+    q = (select(table, Job.strategy, Job.model, Job.id, Prompt.template_id,
+                Prompt.template_version, Prompt.seed_item_id)
+         .join(Job, Job.id == table.job_id)
+         .outerjoin(Prompt, Prompt.id == table.prompt_id)
+         .order_by(table.id))
+    if f.job_id is not None:
+        q = q.where(table.job_id == f.job_id)
+    if f.strategy is not None:
+        q = q.where(Job.strategy == f.strategy)
+    if f.min_score is not None:
+        q = q.where(table.score >= f.min_score)
+    return q
+
+
+def _verifiers(session: Session, generation_id: int | None) -> list[dict[str, Any]]:
+    if generation_id is None:
+        return []
+    rows = session.execute(select(Verdict.verifier, Verdict.verifier_version, Verdict.score)
+                           .where(Verdict.generation_id == generation_id))
+    return [{"name": n, "version": v, "score": s} for n, v, s in rows]
+
+
+def _sampling(session: Session, generation_id: int | None) -> dict[str, Any] | None:
+    if generation_id is None:
+        return None
+    row = session.execute(select(Generation.sampling, Generation.seed, Generation.model)
+                          .where(Generation.id == generation_id)).first()
+    return None if row is None else {**row[0], "seed": row[1], "model": row[2]}
+
+
+def _lines(session: Session, kind: Kind, f: ExportFilter) -> Iterator[tuple[dict[str, Any], str]]:
+    system = [{"role": "system", "content": f.system}] if f.system else []
+    for row, strategy, model, job_id, template, tversion, seed_item in session.execute(
+            _query(kind, f)).yield_per(500):
+        gen_id = row.generation_id if kind == "sft" else row.chosen_generation_id
+        meta = {"strategy": strategy, "job": job_id, "model": model, "template": template,
+                "template_version": tversion, "seed_item": seed_item, "score": row.score,
+                "verifiers": _verifiers(session, gen_id),
+                "sampling": _sampling(session, gen_id), **row.meta}
+        if kind == "sft":
+            line = {"messages": system + row.messages}
+        else:
+            line = {"prompt": system + row.prompt, "chosen": row.chosen, "rejected": row.rejected}
+        yield {**line, "metadata": meta}, model
+
+
+def export(session: Session, kind: Kind, out: Path, f: ExportFilter) -> ExportResult:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = ExportResult(path=out, manifest=out.with_name(out.name + ".manifest.json"))
+    seen: set[bytes] = set()
+    digest = hashlib.sha256()
+    tmp = out.with_name(out.name + ".partial")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for line, model in _lines(session, kind, f):
+            body = {k: v for k, v in line.items() if k != "metadata"}
+            key = hashlib.blake2b(json.dumps(body, sort_keys=True).encode(),
+                                  digest_size=16).digest()
+            if key in seen:
+                result.duplicates += 1
+                continue
+            seen.add(key)
+            text = json.dumps(line, ensure_ascii=False) + "\n"
+            fh.write(text)
+            digest.update(text.encode("utf-8"))
+            result.written += 1
+            result.models.add(model)
+    tmp.replace(out)
+    manifest = {
+        "file": out.name, "format": "trl-conversational-" + ("sft" if kind == "sft" else
+                                                             "preference"),
+        "count": result.written, "duplicates_dropped": result.duplicates,
+        "sha256": digest.hexdigest(), "models": sorted(result.models),
+        "filters": {"job": f.job_id, "strategy": f.strategy, "min_score": f.min_score,
+                    "system": f.system},
+        "created_at": datetime.now(UTC).isoformat(),
+        "factory_version": _version(),
+    }
+    result.manifest.write_text(json.dumps(manifest, indent=2) + "\n")
+    return result
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("instruction-factory")
+    except PackageNotFoundError:
+        return "unknown"

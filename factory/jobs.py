@@ -1,0 +1,142 @@
+"""Jobs: a strategy + a seed set + parameters, planned into batches of prompts.
+
+The database is the source of truth for progress: a batch's (stage, round) says what to do
+next, so a job can be resumed after a crash or a cancel by sending its unfinished batches again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from db.base import utcnow
+from db.models import Batch, Generation, Job, PreferencePair, Prompt, SeedItem, SeedSet, SftExample
+from factory.strategies import get_strategy
+from factory.strategies.base import Strategy, StrategyParams
+
+QUEUES = ("generate", "verify", "sandbox")
+
+
+class JobError(ValueError):
+    """A job that cannot be created or changed; the message says why."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One unit of work to send: run ``stage`` of ``batch_id`` in ``round``, on ``queue``."""
+
+    stage: str
+    batch_id: int
+    round: int
+    queue: str
+
+
+def strategy_for(job: Job) -> Strategy:
+    cls = get_strategy(job.strategy)
+    return cls(cls.Params.model_validate(job.params))
+
+
+def parse_params(strategy: str, params: dict[str, Any]) -> StrategyParams:
+    cls = get_strategy(strategy)
+    try:
+        return cls.Params.model_validate(params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise JobError(f"strategy {strategy!r}, parameter {field!r}: {err['msg']}") from exc
+
+
+def create_job(session: Session, strategy: str, seed_set: SeedSet, params: dict[str, Any],
+               model: str, name: str | None = None) -> Job:
+    """Plan a job: validate parameters, render every prompt, group seed items into batches."""
+    try:
+        cls = get_strategy(strategy)
+    except KeyError as exc:
+        raise JobError(str(exc.args[0])) from exc
+    if seed_set.kind != cls.seed_kind.value:
+        raise JobError(f"strategy {strategy!r} reads {cls.seed_kind.value} seeds; "
+                       f"seed set {seed_set.id} holds {seed_set.kind}")
+    parsed = parse_params(strategy, params)
+    job = Job(name=name or f"{strategy}-{seed_set.name}", strategy=strategy,
+              seed_set_id=seed_set.id, params=parsed.model_dump(), model=model, status="created")
+    session.add(job)
+    session.flush()
+    instance = cls(parsed)
+    items = session.execute(select(SeedItem.id, SeedItem.ordinal, SeedItem.payload)
+                            .where(SeedItem.seed_set_id == seed_set.id)
+                            .order_by(SeedItem.ordinal)).yield_per(1000)
+    batch: Batch | None = None
+    prompts: list[dict[str, Any]] = []
+    for item_id, ordinal, payload in items:
+        if batch is None or ordinal > batch.first_ordinal + parsed.batch_size - 1:
+            session.bulk_insert_mappings(Prompt, prompts)
+            prompts = []
+            batch = Batch(job_id=job.id, index=ordinal // parsed.batch_size,
+                          first_ordinal=ordinal, last_ordinal=ordinal)
+            session.add(batch)
+            session.flush()
+        batch.last_ordinal = ordinal
+        for spec in instance.build_prompts(payload):
+            prompts.append({"job_id": job.id, "batch_id": batch.id, "seed_item_id": item_id,
+                            "variant": spec.variant, "template_id": spec.template_id,
+                            "template_version": spec.template_id.rsplit("_", 1)[-1],
+                            "messages": spec.messages, "reference": spec.reference})
+    session.bulk_insert_mappings(Prompt, prompts)
+    return job
+
+
+def pending_steps(session: Session, job: Job, older_than_s: float | None = None) -> list[Step]:
+    """The next step of every unfinished batch (optionally only of batches idle that long)."""
+    query = select(Batch).where(Batch.job_id == job.id, Batch.stage != "done")
+    if older_than_s is not None:
+        query = query.where(Batch.updated_at < utcnow() - timedelta(seconds=older_than_s))
+    verify_queue = get_strategy(job.strategy).verify_queue
+    return [Step(b.stage, b.id, b.round, "generate" if b.stage == "generate" else verify_queue)
+            for b in session.scalars(query.order_by(Batch.index))]
+
+
+def start(session: Session, job: Job) -> list[Step]:
+    """Mark a job running (from created, cancelled or failed) and return the steps to send."""
+    if job.status == "done":
+        return []
+    job.status, job.error = "running", None
+    session.execute(update(Batch).where(Batch.job_id == job.id).values(error=None))
+    return pending_steps(session, job)
+
+
+def cancel(session: Session, job: Job) -> None:
+    """Stop a job: queued steps become no-ops; finished batches stay finished."""
+    if job.status in ("created", "running", "failed"):
+        job.status = "cancelled"
+
+
+@dataclass(frozen=True)
+class Progress:
+    batches: int
+    batches_done: int
+    prompts: int
+    generations: int
+    sft: int
+    pairs: int
+    status: str
+    error: str | None
+
+
+def progress(session: Session, job: Job) -> Progress:
+    def count(model: type, *where: Any) -> int:
+        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+    return Progress(
+        batches=count(Batch, Batch.job_id == job.id),
+        batches_done=count(Batch, Batch.job_id == job.id, Batch.stage == "done"),
+        prompts=count(Prompt, Prompt.job_id == job.id),
+        generations=count(Generation, Generation.job_id == job.id),
+        sft=count(SftExample, SftExample.job_id == job.id),
+        pairs=count(PreferencePair, PreferencePair.job_id == job.id),
+        status=job.status, error=job.error,
+    )

@@ -1,0 +1,17 @@
+"""The model layer: one async interface, a real OpenAI-compatible client, a scripted stand-in."""
+
+from factory.llm.base import (
+    LLM,
+    ChatResult,
+    LLMError,
+    LLMResponseError,
+    LLMUnavailable,
+    Sample,
+    SamplingParams,
+)
+from factory.llm.connect import connect
+
+__all__ = [
+    "LLM", "ChatResult", "LLMError", "LLMResponseError", "LLMUnavailable", "Sample",
+    "SamplingParams", "connect",
+]

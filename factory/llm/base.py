@@ -1,0 +1,58 @@
+"""What strategies and the job machinery see of a model: chat in, n samples out."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+
+class SamplingParams(BaseModel):
+    """Recorded verbatim on every generation row, so each sample can be reproduced."""
+
+    n: int = Field(1, ge=1)
+    temperature: float = Field(0.7, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int = Field(512, ge=1)
+    stop: list[str] | None = None
+    seed: int | None = None
+    json_schema: dict[str, Any] | None = None
+
+    def recorded(self) -> dict[str, Any]:
+        """The parameters as stored: everything but n and seed, which have their own columns."""
+        return self.model_dump(exclude={"n", "seed"}, exclude_none=True)
+
+
+class Sample(BaseModel):
+    index: int
+    text: str
+    finish_reason: str | None
+    completion_tokens: int | None
+
+
+class ChatResult(BaseModel):
+    model: str
+    samples: list[Sample]
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_s: float
+
+
+class LLMError(RuntimeError):
+    """Base class of model-layer failures."""
+
+
+class LLMUnavailable(LLMError):
+    """The server stayed unreachable or kept failing after every retry."""
+
+
+class LLMResponseError(LLMError):
+    """The server answered, but not with something usable (a bad request or a garbled body)."""
+
+
+class LLM(Protocol):
+    model: str
+
+    async def chat(self, messages: list[dict[str, str]], params: SamplingParams) -> ChatResult: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,19 @@
+"""Pick the model behind the configured URL: ``scripted://NAME`` or an OpenAI-compatible server."""
+
+from __future__ import annotations
+
+from factory.config import Settings
+from factory.llm.base import LLM
+from factory.llm.openai_client import OpenAIClient
+from factory.llm.scripted import ScriptedLLM
+
+
+def connect(settings: Settings) -> LLM:
+    url = settings.llm_base_url
+    if url.startswith("scripted://"):
+        return ScriptedLLM.named(url.removeprefix("scripted://"))
+    return OpenAIClient(
+        url, settings.llm_model, settings.llm_api_key.get_secret_value(),
+        concurrency=settings.llm_concurrency, timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries, retry_base_s=settings.llm_retry_base_s,
+    )

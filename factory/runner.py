@@ -1,0 +1,61 @@
+"""Running steps: in this process (the embedded default) or by sending them to a broker.
+
+Both paths call the same :func:`factory.stages.run_step`; only who runs the next step differs.
+Failures are written to the store (batch error, job status) before they propagate, so
+`factory job status` tells what went wrong and `factory job resume` picks up from there.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.models import Batch, Job
+from factory.config import Settings
+from factory.jobs import Step
+from factory.llm import LLM, connect
+from factory.stages import run_step
+
+
+class Dispatcher(Protocol):
+    def send(self, steps: list[Step]) -> None: ...
+
+
+def record_failure(sessions: sessionmaker[Session], step: Step, exc: BaseException) -> None:
+    message = f"{type(exc).__name__}: {exc}"
+    with sessions.begin() as session:
+        batch = session.get(Batch, step.batch_id)
+        if batch is None:
+            return
+        batch.error = message
+        batch.attempts += 1
+        job = session.get_one(Job, batch.job_id)
+        if job.status == "running":
+            job.status, job.error = "failed", f"batch {batch.index} ({step.stage}): {message}"
+
+
+class InProcess:
+    """Runs every step here, one after another; ``on_step`` sees each finished step."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings,
+                 on_step: Callable[[Step], None] | None = None) -> None:
+        self.sessions = sessions
+        self.llm_factory: Callable[[], LLM] = lambda: connect(settings)
+        self.on_step = on_step
+
+    def send(self, steps: list[Step]) -> None:
+        queue = deque(steps)
+        while queue:
+            step = queue.popleft()
+            try:
+                nxt = run_step(self.sessions, step, self.llm_factory)
+            except Exception as exc:
+                record_failure(self.sessions, step, exc)
+                raise
+            if self.on_step is not None:
+                self.on_step(step)
+            if nxt is not None:
+                queue.append(nxt)

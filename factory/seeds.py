@@ -1,0 +1,186 @@
+"""Seed files: validated with pydantic, streamed, stored in one transaction, deduplicated by hash.
+
+Every kind normalises to one record shape, so strategies never see file-format quirks: GSM8K's
+``#### 72``, MATH's ``\\boxed{...}`` and a plain ``answer`` field all become ``answer``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import SeedItem, SeedSet
+from db.session import insert_ignore
+
+CHUNK = 1000
+
+
+class SeedKind(StrEnum):
+    math = "math"
+    code = "code"
+    text = "text"
+    prompts = "prompts"
+
+
+class SeedFileError(ValueError):
+    """A seed file that cannot be imported; the message names file, line and field."""
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed{...}`` in ``text`` (balanced braces), if any."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    depth, i = 0, start + len("\\boxed")
+    for j in range(i, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return text[i + 1 : j]
+    return None
+
+
+class _Seed(BaseModel):
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+
+class MathSeed(_Seed):
+    problem: str = Field(min_length=1)
+    answer: str = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "problem" not in data and "question" in data:
+            data["problem"] = data.pop("question")
+        answer = data.get("answer")
+        if isinstance(answer, int | float) and not isinstance(answer, bool):
+            data["answer"] = str(answer)
+        elif isinstance(answer, str) and "####" in answer:  # GSM8K
+            data["solution"], data["answer"] = (s.strip() for s in answer.rsplit("####", 1))
+        elif answer is None and isinstance(data.get("solution"), str):  # MATH
+            boxed = last_boxed(data["solution"])
+            if boxed is not None:
+                data["answer"] = boxed
+        return data
+
+
+class CodeSeed(_Seed):
+    prompt: str = Field(min_length=1)
+    test: str | None = None
+    entry_point: str | None = None
+    task_id: str | None = None
+
+
+class TextSeed(_Seed):
+    text: str = Field(min_length=1)
+    title: str | None = None
+    author: str | None = None
+
+
+class PromptSeed(_Seed):
+    prompt: str = Field(min_length=1)
+    category: str | None = None
+
+
+SCHEMAS: dict[SeedKind, type[_Seed]] = {
+    SeedKind.math: MathSeed,
+    SeedKind.code: CodeSeed,
+    SeedKind.text: TextSeed,
+    SeedKind.prompts: PromptSeed,
+}
+
+
+def _file_hash(path: Path, kind: SeedKind) -> str:
+    digest = hashlib.sha256(kind.value.encode() + b"\0")
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    with path.open("rb") as f:
+        for line_no, raw in enumerate(f, 1):
+            if b"\0" in raw:
+                raise SeedFileError(f"{path}:{line_no}: binary data (NUL byte); not a text file")
+            try:
+                yield line_no, raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise SeedFileError(f"{path}:{line_no}: not UTF-8 text ({exc.reason})") from exc
+
+
+def _plain_text(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A plain-text file is one document; the text strategy splits it into passages."""
+    body = "".join(line for _, line in _lines(path))
+    if body.strip():
+        yield 1, {"text": body, "title": path.stem}
+
+
+def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    for line_no, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SeedFileError(f"{path}:{line_no}: invalid JSON: {exc.msg} "
+                                f"(column {exc.colno})") from exc
+        if not isinstance(record, dict):
+            raise SeedFileError(f"{path}:{line_no}: expected a JSON object, "
+                                f"got {type(record).__name__}")
+        yield line_no, record
+
+
+def read_seeds(path: Path, kind: SeedKind) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Validated, normalised records with their line numbers; raises SeedFileError."""
+    if not path.is_file():
+        raise SeedFileError(f"{path}: no such file")
+    schema = SCHEMAS[kind]
+    plain = kind is SeedKind.text and path.suffix != ".jsonl"
+    records = _plain_text(path) if plain else _jsonl(path)
+    for line_no, record in records:
+        try:
+            yield line_no, schema.model_validate(record).model_dump(exclude_none=True)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "(record)"
+            raise SeedFileError(f"{path}:{line_no}: field '{field}': {err['msg']}") from exc
+
+
+def import_seeds(session: Session, path: Path, kind: SeedKind, name: str | None = None
+                 ) -> tuple[SeedSet, bool]:
+    """Store a seed file as a seed set; returns (set, created). Caller owns the transaction,
+    so a file that fails half-way leaves nothing behind."""
+    digest = _file_hash(path, kind) if path.is_file() else ""
+    existing = session.scalar(select(SeedSet).where(SeedSet.content_hash == digest))
+    if existing is not None:
+        return existing, False
+    seed_set = SeedSet(name=name or path.stem, kind=kind.value, source=str(path),
+                       content_hash=digest)
+    session.add(seed_set)
+    session.flush()
+    rows: list[dict[str, Any]] = []
+    count = 0
+    for line_no, payload in read_seeds(path, kind):
+        rows.append({"seed_set_id": seed_set.id, "ordinal": count, "line_no": line_no,
+                     "payload": payload})
+        count += 1
+        if len(rows) >= CHUNK:
+            insert_ignore(session, SeedItem, rows)
+            rows = []
+    insert_ignore(session, SeedItem, rows)
+    if count == 0:
+        raise SeedFileError(f"{path}: no seed items (empty file)")
+    seed_set.item_count = count
+    return seed_set, True

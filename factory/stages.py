@@ -1,0 +1,208 @@
+"""The two stages every batch goes through, round after round: generate, then verify.
+
+Each stage reads the batch's state from the store, does its work outside any transaction (model
+calls, checks), then writes its rows and moves the batch on in one transaction guarded by a
+compare-and-set on (stage, round). So a stage that is re-run after a crash, or delivered twice,
+neither duplicates nor loses rows, and only one delivery ever sends the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.models import Batch, Generation, Job, PreferencePair, Prompt, SftExample, Verdict
+from db.session import insert_ignore
+from factory.jobs import Step, pending_steps, strategy_for
+from factory.llm import LLM, ChatResult, SamplingParams
+from factory.strategies.base import JudgedSample, Judgement, PromptSpec, Strategy
+
+MAX_ROUNDS = 64
+
+
+def request_seed(base: int, seed_item_id: int, variant: str, round: int) -> int:
+    """A per-request seed derived from stable keys, so a re-run asks for the same samples."""
+    digest = hashlib.blake2b(f"{base}:{seed_item_id}:{variant}:{round}".encode(), digest_size=4)
+    return int.from_bytes(digest.digest(), "big") & 0x7FFFFFFF
+
+
+def _spec(p: Prompt) -> PromptSpec:
+    return PromptSpec(variant=p.variant, template_id=p.template_id, messages=p.messages,
+                      reference=p.reference)
+
+
+def _judged(session: Session, batch_id: int, verifier: str) -> dict[int, list[JudgedSample]]:
+    rows = session.execute(
+        select(Generation.prompt_id, Generation.id, Generation.sample_index, Generation.text,
+               Verdict.passed, Verdict.score, Verdict.details)
+        .join(Prompt, Prompt.id == Generation.prompt_id)
+        .join(Verdict, (Verdict.generation_id == Generation.id) & (Verdict.verifier == verifier))
+        .where(Prompt.batch_id == batch_id).order_by(Generation.prompt_id, Generation.sample_index))
+    out: dict[int, list[JudgedSample]] = defaultdict(list)
+    for prompt_id, gen_id, idx, text, passed, score, details in rows:
+        out[prompt_id].append(JudgedSample(generation_id=gen_id, sample_index=idx, text=text,
+                                           judgement=Judgement(passed=passed, score=score,
+                                                               details=details)))
+    return out
+
+
+def _claim(session: Session, batch: Batch, stage: str, round: int,
+           new_stage: str, new_round: int) -> bool:
+    """Move the batch on only if nobody else did; False means this delivery was a duplicate."""
+    result = session.execute(
+        update(Batch).where(Batch.id == batch.id, Batch.stage == stage, Batch.round == round)
+        .values(stage=new_stage, round=new_round, error=None))
+    return result.rowcount == 1
+
+
+def _load(session: Session, step: Step) -> tuple[Job, Batch] | None:
+    batch = session.get(Batch, step.batch_id)
+    if batch is None or (batch.stage, batch.round) != (step.stage, step.round):
+        return None  # stale or duplicate delivery: the batch has moved on
+    job = session.get(Job, batch.job_id)
+    if job is None or job.status != "running":
+        return None  # cancelled (or not started): leave the batch where it is
+    return job, batch
+
+
+async def _ask_all(llm: LLM, asks: list[tuple[Prompt, SamplingParams]]) -> list[ChatResult]:
+    return list(await asyncio.gather(*(llm.chat(p.messages, sp) for p, sp in asks)))
+
+
+def generate(sessions: sessionmaker[Session], step: Step, llm: LLM) -> Step | None:
+    with sessions.begin() as session:
+        loaded = _load(session, step)
+        if loaded is None:
+            return None
+        job, batch = loaded
+        strategy = strategy_for(job)
+        prompts = list(session.scalars(select(Prompt).where(Prompt.batch_id == batch.id)
+                                       .order_by(Prompt.id)))
+        judged = _judged(session, batch.id, strategy.verifier)
+        have = dict(session.execute(
+            select(Generation.prompt_id, func.count()).join(Prompt)
+            .where(Prompt.batch_id == batch.id).group_by(Generation.prompt_id)).all())
+        asks = []
+        for p in prompts:
+            want = strategy.samples_wanted(step.round, judged.get(p.id, []))
+            if want > 0:
+                seed = request_seed(strategy.params.seed, p.seed_item_id, p.variant, step.round)
+                asks.append((p, strategy.sampling(want, seed)))
+        session.expunge_all()
+
+    results = asyncio.run(_run(llm, asks)) if asks else []
+
+    rows: list[dict[str, Any]] = []
+    for (p, sp), result in zip(asks, results, strict=True):
+        for s in result.samples:
+            rows.append({
+                "prompt_id": p.id, "job_id": p.job_id, "sample_index": have.get(p.id, 0) + s.index,
+                "round": step.round, "text": s.text, "model": result.model,
+                "sampling": sp.recorded(), "seed": sp.seed,
+                "prompt_tokens": result.prompt_tokens, "completion_tokens": s.completion_tokens,
+                "latency_s": result.latency_s, "finish_reason": s.finish_reason,
+            })
+    with sessions.begin() as session:
+        batch = session.get_one(Batch, step.batch_id)
+        if not _claim(session, batch, "generate", step.round, "verify", step.round):
+            return None
+        insert_ignore(session, Generation, rows)
+    return Step("verify", step.batch_id, step.round, strategy.verify_queue)
+
+
+async def _run(llm: LLM, asks: list[tuple[Prompt, SamplingParams]]) -> list[ChatResult]:
+    try:
+        return await _ask_all(llm, asks)
+    finally:
+        await llm.aclose()
+
+
+def verify(sessions: sessionmaker[Session], step: Step) -> Step | None:
+    with sessions.begin() as session:
+        loaded = _load(session, step)
+        if loaded is None:
+            return None
+        job, batch = loaded
+        strategy = strategy_for(job)
+        prompts = {p.id: p for p in session.scalars(select(Prompt)
+                                                    .where(Prompt.batch_id == batch.id))}
+        unjudged = session.execute(
+            select(Generation.id, Generation.prompt_id, Generation.text)
+            .join(Prompt, Prompt.id == Generation.prompt_id)
+            .outerjoin(Verdict, (Verdict.generation_id == Generation.id)
+                       & (Verdict.verifier == strategy.verifier))
+            .where(Prompt.batch_id == batch.id, Verdict.id.is_(None))
+            .order_by(Generation.id)).all()
+        session.expunge_all()
+
+    by_prompt: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for gen_id, prompt_id, text in unjudged:
+        by_prompt[prompt_id].append((gen_id, text))
+    verdicts: list[dict[str, Any]] = []
+    for prompt_id, gens in by_prompt.items():
+        judgements = strategy.judge(_spec(prompts[prompt_id]), [t for _, t in gens])
+        for (gen_id, _), j in zip(gens, judgements, strict=True):
+            verdicts.append({"generation_id": gen_id, "verifier": strategy.verifier,
+                             "verifier_version": strategy.verifier_version, "passed": j.passed,
+                             "score": j.score, "details": j.details})
+
+    with sessions.begin() as session:
+        insert_ignore(session, Verdict, verdicts)
+        batch = session.get_one(Batch, step.batch_id)
+        judged = _judged(session, batch.id, strategy.verifier)
+        next_round = step.round + 1
+        more = next_round < MAX_ROUNDS and any(
+            strategy.samples_wanted(next_round, judged.get(pid, [])) > 0 for pid in prompts)
+        if more:
+            if not _claim(session, batch, "verify", step.round, "generate", next_round):
+                return None
+            return Step("generate", step.batch_id, next_round, "generate")
+        if not _claim(session, batch, "verify", step.round, "done", step.round):
+            return None
+        _curate(session, strategy, prompts, judged)
+        _finish_job_if_complete(session, batch.job_id)
+    return None
+
+
+def _curate(session: Session, strategy: Strategy, prompts: dict[int, Prompt],
+            judged: dict[int, list[JudgedSample]]) -> None:
+    sft: list[dict[str, Any]] = []
+    pairs: list[dict[str, Any]] = []
+    for pid, p in prompts.items():
+        samples = judged.get(pid, [])
+        cur = strategy.curate(_spec(p), samples)
+        passed = sum(s.judgement.passed for s in samples)
+        session.execute(update(Prompt).where(Prompt.id == pid).values(
+            samples=len(samples), passed=passed, flag=cur.flag,
+            pass_rate=passed / len(samples) if samples else None))
+        for s in cur.sft:
+            sft.append({"job_id": p.job_id, "key": f"{pid}:{s.key}", "prompt_id": pid,
+                        "generation_id": s.generation_id, "messages": s.messages,
+                        "score": s.score, "meta": s.meta})
+        for pr in cur.pairs:
+            pairs.append({"job_id": p.job_id, "key": f"{pid}:{pr.key}", "prompt_id": pid,
+                          "chosen_generation_id": pr.chosen_generation_id,
+                          "rejected_generation_id": pr.rejected_generation_id,
+                          "prompt": pr.prompt, "chosen": pr.chosen, "rejected": pr.rejected,
+                          "score": pr.score, "meta": pr.meta})
+    insert_ignore(session, SftExample, sft)
+    insert_ignore(session, PreferencePair, pairs)
+
+
+def _finish_job_if_complete(session: Session, job_id: int) -> None:
+    job = session.get_one(Job, job_id)
+    if not pending_steps(session, job):
+        session.execute(update(Job).where(Job.id == job_id, Job.status == "running")
+                        .values(status="done"))
+
+
+def run_step(sessions: sessionmaker[Session], step: Step, llm_factory: Any) -> Step | None:
+    """Run one step; ``llm_factory`` makes a model client (only generate steps need one)."""
+    if step.stage == "generate":
+        return generate(sessions, step, llm_factory())
+    return verify(sessions, step)

@@ -1,0 +1,1 @@
+"""Verifiers: plain functions or services with a name and a version, usable by any strategy."""

@@ -1,0 +1,1 @@
+"""Celery wrapping of the factory's stages; the domain lives in factory/."""

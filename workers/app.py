@@ -1,0 +1,36 @@
+"""The Celery app. Tasks are idempotent (see factory.stages), so they are acked late: a worker
+killed mid-task leaves its message to be redelivered (at once if the pool notices the lost
+child - task_reject_on_worker_lost - or after Redis's visibility timeout), and a duplicate
+delivery is a no-op."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from factory.config import get_settings
+from factory.jobs import QUEUES
+
+
+def make_app() -> Celery:
+    settings = get_settings()
+    app = Celery("factory", broker=settings.broker_url or "redis://127.0.0.1:6379/0",
+                 include=["workers.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue="generate",
+        task_queues_max_priority=None,
+        task_create_missing_queues=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+    )
+    app.conf.task_routes = {f"factory.{q}": {"queue": q} for q in QUEUES}
+    return app
+
+
+app = make_app()
