@@ -117,7 +117,8 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             try:
                 yield line_no, raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                raise SeedFileError(f"{path}:{line_no}: not UTF-8 text ({exc.reason})") from exc
+                raise SeedFileError(f"{path}:{line_no}: not UTF-8 text, a binary file? "
+                                    f"({exc.reason})") from exc
 
 
 def _plain_text(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -25,10 +26,11 @@ from factory.strategies.base import JudgedSample, Judgement, PromptSpec, Strateg
 MAX_ROUNDS = 64
 
 
-def request_seed(base: int, seed_item_id: int, variant: str, round: int) -> int:
-    """A per-request seed derived from stable keys, so a re-run asks for the same samples."""
-    digest = hashlib.blake2b(f"{base}:{seed_item_id}:{variant}:{round}".encode(), digest_size=4)
-    return int.from_bytes(digest.digest(), "big") & 0x7FFFFFFF
+def request_seed(base: int, messages: list[dict[str, str]], variant: str, round: int) -> int:
+    """A per-request seed from the prompt's content, so any re-run, in any store, asks for the
+    same samples."""
+    key = json.dumps([base, messages, variant, round], sort_keys=True).encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "big") & 0x7FFFFFFF
 
 
 def _spec(p: Prompt) -> PromptSpec:
@@ -91,7 +93,7 @@ def generate(sessions: sessionmaker[Session], step: Step, llm: LLM) -> Step | No
         for p in prompts:
             want = strategy.samples_wanted(step.round, judged.get(p.id, []))
             if want > 0:
-                seed = request_seed(strategy.params.seed, p.seed_item_id, p.variant, step.round)
+                seed = request_seed(strategy.params.seed, p.messages, p.variant, step.round)
                 asks.append((p, strategy.sampling(want, seed)))
         session.expunge_all()
 

@@ -14,7 +14,7 @@ from db.session import sessionmaker_for
 from factory.config import Settings, get_settings
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def settings() -> Settings:

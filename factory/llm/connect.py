@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from factory.config import Settings
 from factory.llm.base import LLM
 from factory.llm.openai_client import OpenAIClient
@@ -11,7 +13,9 @@ from factory.llm.scripted import ScriptedLLM
 def connect(settings: Settings) -> LLM:
     url = settings.llm_base_url
     if url.startswith("scripted://"):
-        return ScriptedLLM.named(url.removeprefix("scripted://"))
+        parsed = urlsplit(url)
+        delay = float(parse_qs(parsed.query).get("delay", ["0"])[0])
+        return ScriptedLLM.named(parsed.netloc, delay_s=delay)
     return OpenAIClient(
         url, settings.llm_model, settings.llm_api_key.get_secret_value(),
         concurrency=settings.llm_concurrency, timeout_s=settings.llm_timeout_s,

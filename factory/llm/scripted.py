@@ -6,6 +6,7 @@ demo model: small sums mostly right, large ones mostly wrong, reproducible for a
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Callable
@@ -44,19 +45,25 @@ SCRIPTS: dict[str, Responder] = {"arithmetic": arithmetic, "garbage": garbage}
 
 
 class ScriptedLLM:
-    def __init__(self, responder: Responder, model: str = "scripted") -> None:
+    def __init__(self, responder: Responder, model: str = "scripted", delay_s: float = 0.0) -> None:
         self.responder = responder
         self.model = model
+        self.delay_s = delay_s
         self.calls = 0
+        self.asked: list[str] = []
 
     @classmethod
-    def named(cls, name: str) -> ScriptedLLM:
+    def named(cls, name: str, delay_s: float = 0.0) -> ScriptedLLM:
+        """A built-in script; ``delay_s`` imitates a slow server (for crash tests)."""
         if name not in SCRIPTS:
             raise LLMResponseError(f"unknown scripted model {name!r}; known: {sorted(SCRIPTS)}")
-        return cls(SCRIPTS[name], model=f"scripted-{name}")
+        return cls(SCRIPTS[name], model=f"scripted-{name}", delay_s=delay_s)
 
     async def chat(self, messages: list[dict[str, str]], params: SamplingParams) -> ChatResult:
         self.calls += 1
+        self.asked.append(messages[-1]["content"])
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         texts = [self.responder(messages, params, i) for i in range(params.n)]
         samples = [Sample(index=i, text=t, finish_reason="stop", completion_tokens=len(t.split()))
                    for i, t in enumerate(texts)]

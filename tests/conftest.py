@@ -1,0 +1,114 @@
+"""Fixtures for real services: a fresh PostgreSQL database, a Redis database, the vLLM server.
+
+A test that needs a service that is not there fails with the reason; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from db.migrate import upgrade
+from db.session import sessionmaker_for
+from factory import model_server
+from factory.config import Settings, get_settings
+
+PG_ADMIN = os.environ.get("FACTORY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("FACTORY_TEST_REDIS", "redis://127.0.0.1:6379/7")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Every test starts from defaults in its own directory; settings are re-read."""
+    for key in list(os.environ):
+        if key.startswith("FACTORY_") and not key.startswith("FACTORY_TEST_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def use(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
+    for key, value in values.items():
+        monkeypatch.setenv(f"FACTORY_{key.upper()}", value)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'factory.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    name = f"factory_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at {PG_ADMIN} is required: {exc}")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    url = f"{base}/{name}"
+    upgrade(url)
+    yield url
+    from db.session import engine_for
+
+    engine_for(url).dispose()
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    client = redis.Redis.from_url(REDIS)
+    try:
+        client.flushdb()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"Redis at {REDIS} is required: {exc}")
+    return REDIS
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The same test on the embedded store and on PostgreSQL."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+def sessions(sqlite_url: str):
+    return sessionmaker_for(sqlite_url)
+
+
+@pytest.fixture(scope="session")
+def vllm_url() -> Iterator[str]:
+    """The real vLLM server on the tiny model, started once for the whole run."""
+    settings = Settings()
+    if not (settings.model_dir / "config.json").exists():
+        pytest.fail(f"tiny model missing in {settings.model_dir}; run scripts/setup.sh")
+    port = free_port()
+    opts = model_server.ServeOptions(model=str(settings.model_dir),
+                                     served_name=settings.llm_model, port=port)
+    try:
+        model_server.start(settings, opts, wait_s=400)
+    except model_server.ModelServerError as exc:
+        pytest.fail(f"vLLM server did not start: {exc}")
+    yield f"http://127.0.0.1:{port}/v1"
+    model_server.stop(port)
