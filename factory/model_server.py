@@ -86,15 +86,15 @@ def start(settings: Settings, opts: ServeOptions, wait_s: float = 300.0) -> int:
                            f"see {logfile(opts.port)}")
 
 
-def stop(port: int) -> bool:
-    """Stop the server started for ``port``; False if none was running."""
+def stop(port: int, kill: bool = False) -> bool:
+    """Stop the server started for ``port`` (SIGKILL with ``kill``); False if none was running."""
     pidfile = _pidfile(port)
     if not pidfile.exists():
         return False
     pid = int(pidfile.read_text())
     pidfile.unlink()
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, signal.SIGKILL if kill else signal.SIGTERM)
     except ProcessLookupError:
         return False
     for _ in range(30):

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up a fresh machine: services, the factory's environment, CPU vLLM, the tiny demo model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/services.sh
+[ -x .venv/bin/python ] || ${PYTHON:-python3} -m venv .venv
+.venv/bin/python -m pip install -q -e '.[test]'
+scripts/install_vllm.sh
+.venv/bin/factory model build

@@ -1,0 +1,49 @@
+"""Settings, `factory config`, `factory db upgrade`, bundled data."""
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from factory.arithmetic import held_out
+from factory.cli.main import app
+from tests.conftest import use
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_are_the_embedded_setup() -> None:
+    result = CliRunner().invoke(app, ["config"])
+    assert result.exit_code == 0
+    shown = json.loads(result.output)
+    assert shown["database_url"] == "sqlite:///factory.db"
+    assert shown["broker_url"] is None
+    assert shown["llm_concurrency"] == 256
+
+
+def test_config_masks_secrets(monkeypatch) -> None:
+    use(monkeypatch, llm_api_key="sk-very-secret",
+        database_url="postgresql+psycopg://bob:hunter2@db:5432/f",
+        broker_url="redis://:pw123@redis:6379/0")
+    result = CliRunner().invoke(app, ["config"])
+    assert result.exit_code == 0
+    for secret in ("sk-very-secret", "hunter2", "pw123"):
+        assert secret not in result.output
+    shown = json.loads(result.output)
+    assert shown["database_url"] == "postgresql+psycopg://bob:********@db:5432/f"
+    assert shown["llm_api_key"] == "********"
+
+
+def test_db_upgrade_on_a_fresh_file(monkeypatch, tmp_path: Path) -> None:
+    use(monkeypatch, database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    result = CliRunner().invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0 and "0001" in result.output
+    assert (tmp_path / "x.db").exists()
+
+
+def test_bundled_arithmetic_seeds_are_the_held_out_problems() -> None:
+    lines = (ROOT / "factory/data/arithmetic.jsonl").read_text().splitlines()
+    assert [json.loads(x) for x in lines] == [
+        {"problem": p.question, "answer": str(p.answer)} for p in held_out(200)]
+    digits = {p.digits for p in held_out(200)}
+    assert digits == {1, 2, 3}

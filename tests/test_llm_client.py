@@ -1,0 +1,96 @@
+"""The model client against the real vLLM server on the tiny model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from factory.llm import LLMResponseError, LLMUnavailable, SamplingParams
+from factory.llm.openai_client import OpenAIClient
+from factory.prompts import render
+from tests.conftest import free_port
+
+MSG = [{"role": "user", "content": render("math/solve_v1", problem="What is 12 + 7?")}]
+
+
+def ask(url: str, params: SamplingParams, messages=MSG, **kw):
+    async def go():
+        client = OpenAIClient(url, "tiny-qwen2", **kw)
+        try:
+            return await client.chat(messages, params)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+def test_n_samples_come_back_with_token_counts(vllm_url: str) -> None:
+    r = ask(vllm_url, SamplingParams(n=5, temperature=1.0, max_tokens=40, seed=1))
+    assert len(r.samples) == 5 and [s.index for s in r.samples] == list(range(5))
+    assert r.prompt_tokens and r.prompt_tokens > 10
+    assert all(s.completion_tokens and s.finish_reason in ("stop", "length") for s in r.samples)
+    assert sum(s.completion_tokens for s in r.samples) == r.completion_tokens
+    assert r.model == "tiny-qwen2" and r.latency_s > 0
+
+
+def test_same_seed_reproduces_the_same_text(vllm_url: str) -> None:
+    p = SamplingParams(n=4, temperature=1.5, max_tokens=40, seed=1234)
+    a = [s.text for s in ask(vllm_url, p).samples]
+    b = [s.text for s in ask(vllm_url, p).samples]
+    assert a == b
+    others = [[s.text for s in ask(vllm_url, p.model_copy(update={"seed": k})).samples]
+              for k in range(5)]
+    assert any(o != a for o in others)
+
+
+class Answer(BaseModel):
+    answer: int
+    confident: bool
+
+
+def test_structured_output_parses_against_its_schema(vllm_url: str) -> None:
+    p = SamplingParams(n=3, temperature=0.7, max_tokens=60, seed=3,
+                       json_schema=Answer.model_json_schema())
+    for s in ask(vllm_url, p).samples:
+        Answer.model_validate(json.loads(s.text))
+
+
+def test_server_down_retries_then_fails_clearly() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(LLMUnavailable, match=r"failed 4 attempts; last error: ConnectError"):
+        ask(url, SamplingParams(), max_retries=3, retry_base_s=0.01)
+
+
+def test_5xx_then_success_is_retried_and_bad_request_is_not() -> None:
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            return httpx.Response(500, text="engine dead")
+        body = {"model": "m", "choices": [{"index": 0, "message": {"content": "hi"},
+                                           "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+        return httpx.Response(200, json=body)
+
+    async def go(h):
+        client = OpenAIClient("http://test/v1", "m", retry_base_s=0.01)
+        client._http = httpx.AsyncClient(base_url="http://test/v1",
+                                         transport=httpx.MockTransport(h))
+        try:
+            return await client.chat(MSG, SamplingParams())
+        finally:
+            await client.aclose()
+
+    r = asyncio.run(go(handler))
+    assert calls["n"] == 3 and r.samples[0].text == "hi" and r.samples[0].completion_tokens == 1
+    with pytest.raises(LLMResponseError, match="HTTP 400"):
+        asyncio.run(go(lambda req: httpx.Response(400, text="bad schema")))
+    with pytest.raises(LLMResponseError, match="asked for 1 samples, server returned 0"):
+        asyncio.run(go(lambda req: httpx.Response(200, json={"choices": []})))
+    with pytest.raises(LLMResponseError, match="non-JSON"):
+        asyncio.run(go(lambda req: httpx.Response(200, text="<html>")))

@@ -1,0 +1,129 @@
+"""End to end through the real vLLM server: the tiny model's calibration, a job, a crash."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import datasets
+import pytest
+from sqlalchemy import func, select
+
+from db.models import Batch, Generation, Job, Prompt
+from factory import model_server
+from factory.accuracy import measure
+from factory.config import Settings
+from factory.llm import LLMUnavailable
+from factory.llm.openai_client import OpenAIClient
+from factory.runner import InProcess
+from tests.conftest import free_port
+from tests.helpers import make_job
+from tests.test_pipeline import run
+
+FACTORY = str(Path(sys.executable).parent / "factory")
+
+
+def test_tiny_model_is_calibrated_for_rejection_sampling(vllm_url: str) -> None:
+    acc = measure(OpenAIClient(vllm_url, "tiny-qwen2"), count=400, temperature=0.7)
+    assert 0.40 <= acc["all"] <= 0.90, acc
+    assert acc["1"] > 0.5 > acc["3"], acc        # small operands mostly right, large mostly wrong
+    assert acc["1"] > acc["2"] > acc["3"], acc
+
+
+def test_tokenizer_round_trip_matches_training(vllm_url: str) -> None:
+    """The ids vLLM computes for a chat are those the build script trained on."""
+    import httpx
+
+    from factory.arithmetic import held_out
+    from factory.prompts import render
+
+    settings = Settings()
+    p = held_out(1)[0]
+    msgs = [{"role": "user", "content": render("math/solve_v1", problem=p.question)}]
+    served = httpx.post(vllm_url.removesuffix("/v1") + "/tokenize",
+                        json={"model": "tiny-qwen2", "messages": msgs,
+                              "add_generation_prompt": True}).json()["tokens"]
+    script = ("import sys, json; sys.path.insert(0, sys.argv[2]);"
+              "from transformers import AutoTokenizer;"
+              "t = AutoTokenizer.from_pretrained(sys.argv[1]);"
+              "m = json.loads(sys.argv[3]);"
+              "s = t.apply_chat_template(m, tokenize=False, add_generation_prompt=True);"
+              "print(json.dumps(t(s, add_special_tokens=False)['input_ids']))")
+    out = subprocess.run([str(settings.vllm_python), "-c", script, str(settings.model_dir),
+                          str(Path(__file__).parent.parent), __import__("json").dumps(msgs)],
+                         capture_output=True, text=True, check=True)
+    assert served == __import__("json").loads(out.stdout.strip().splitlines()[-1])
+    text = "12 + 7 = 19.\nThe answer is \\boxed{19}."
+    ids = httpx.post(vllm_url.removesuffix("/v1") + "/tokenize",
+                     json={"model": "tiny-qwen2", "prompt": text}).json()["tokens"]
+    back = httpx.post(vllm_url.removesuffix("/v1") + "/detokenize",
+                      json={"model": "tiny-qwen2", "tokens": ids}).json()["prompt"]
+    assert back == text  # newlines and spaces survive
+
+
+def test_main_job_runs_on_real_vllm_and_exports(vllm_url: str, tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "FACTORY_LLM_BASE_URL": vllm_url,
+           "FACTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    result = subprocess.run([FACTORY, "demo", "--out-dir", str(tmp_path / "export")],
+                            env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "correct rate" in result.stdout and "DPO pairs" in result.stdout
+    sft = datasets.load_dataset("json", data_files=str(tmp_path / "export/sft.jsonl"))["train"]
+    dpo = datasets.load_dataset("json", data_files=str(tmp_path / "export/dpo.jsonl"))["train"]
+    assert len(sft) > 50 and len(dpo) > 50
+    assert "\\boxed{" in sft[0]["messages"][-1]["content"]
+    assert sft[0]["metadata"]["model"] == "tiny-qwen2"
+
+
+def test_server_killed_mid_run_gives_a_clear_error_and_no_half_rows(sessions,
+                                                                    tmp_path: Path) -> None:
+    settings = Settings()
+    port = free_port()
+    opts = model_server.ServeOptions(model=str(settings.model_dir), served_name="tiny-qwen2",
+                                     port=port)
+    try:
+        model_server.start(settings, opts, wait_s=400)
+    except model_server.ModelServerError as exc:
+        pytest.fail(f"vLLM did not start: {exc}")
+    job_id = make_job(sessions, tmp_path, count=200, batch_size=20, model="tiny-qwen2",
+                      max_tokens=48)
+    live = Settings(llm_base_url=f"http://127.0.0.1:{port}/v1", llm_max_retries=3,
+                    llm_retry_base_s=0.2)
+
+    def kill_after_first_batch() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            with sessions() as s:
+                if s.scalar(select(func.count()).select_from(Batch)
+                            .where(Batch.job_id == job_id, Batch.stage == "done")):
+                    break
+            time.sleep(0.1)
+        model_server.stop(port, kill=True)
+
+    killer = threading.Thread(target=kill_after_first_batch)
+    killer.start()
+    try:
+        with pytest.raises(LLMUnavailable, match="failed 4 attempts"):
+            run(sessions, job_id, InProcess(sessions, live))
+    finally:
+        killer.join()
+        model_server.stop(port, kill=True)
+    with sessions() as s:
+        job = s.get_one(Job, job_id)
+        assert job.status == "failed" and "LLMUnavailable" in job.error
+        batches = s.scalars(select(Batch).where(Batch.job_id == job_id)).all()
+        assert any(b.stage == "done" for b in batches)
+        assert any(b.stage == "generate" for b in batches)
+        for b in batches:
+            # rows of a round exist only once the batch moved past generating that round
+            gen_rounds = set(s.scalars(select(Generation.round).join(Prompt)
+                                       .where(Prompt.batch_id == b.id)))
+            limit = b.round if b.stage != "generate" else b.round - 1
+            assert all(r <= limit for r in gen_rounds), (b.stage, b.round, gen_rounds)
+        bad = s.scalar(select(func.count()).select_from(Generation).where(
+            Generation.job_id == job_id,
+            (Generation.completion_tokens.is_(None)) | (Generation.finish_reason.is_(None))))
+        assert bad == 0
