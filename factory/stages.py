@@ -62,27 +62,21 @@ def _claim(session: Session, batch: Batch, stage: str, round: int,
     return result.rowcount == 1
 
 
-def _load(session: Session, step: Step) -> tuple[Job, Batch] | None:
+def _load(session: Session, step: Step) -> tuple[Batch, Strategy] | None:
     batch = session.get(Batch, step.batch_id)
     if batch is None or (batch.stage, batch.round) != (step.stage, step.round):
         return None  # stale or duplicate delivery: the batch has moved on
     job = session.get(Job, batch.job_id)
     if job is None or job.status != "running":
         return None  # cancelled (or not started): leave the batch where it is
-    return job, batch
-
-
-async def _ask_all(llm: LLM, asks: list[tuple[Prompt, SamplingParams]]) -> list[ChatResult]:
-    return list(await asyncio.gather(*(llm.chat(p.messages, sp) for p, sp in asks)))
+    return batch, strategy_for(job)
 
 
 def generate(sessions: sessionmaker[Session], step: Step, llm: LLM) -> Step | None:
     with sessions.begin() as session:
-        loaded = _load(session, step)
-        if loaded is None:
+        if (loaded := _load(session, step)) is None:
             return None
-        job, batch = loaded
-        strategy = strategy_for(job)
+        batch, strategy = loaded
         prompts = list(session.scalars(select(Prompt).where(Prompt.batch_id == batch.id)
                                        .order_by(Prompt.id)))
         judged = _judged(session, batch.id, strategy.verifier)
@@ -119,18 +113,16 @@ def generate(sessions: sessionmaker[Session], step: Step, llm: LLM) -> Step | No
 
 async def _run(llm: LLM, asks: list[tuple[Prompt, SamplingParams]]) -> list[ChatResult]:
     try:
-        return await _ask_all(llm, asks)
+        return list(await asyncio.gather(*(llm.chat(p.messages, sp) for p, sp in asks)))
     finally:
         await llm.aclose()
 
 
 def verify(sessions: sessionmaker[Session], step: Step) -> Step | None:
     with sessions.begin() as session:
-        loaded = _load(session, step)
-        if loaded is None:
+        if (loaded := _load(session, step)) is None:
             return None
-        job, batch = loaded
-        strategy = strategy_for(job)
+        batch, strategy = loaded
         prompts = {p.id: p for p in session.scalars(select(Prompt)
                                                     .where(Prompt.batch_id == batch.id))}
         unjudged = session.execute(
