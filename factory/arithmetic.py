@@ -10,7 +10,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-DIGIT_WEIGHTS = {1: 0.6, 2: 0.3, 3: 0.1}
+DIGIT_WEIGHTS = {1: 0.65, 2: 0.3, 3: 0.05}
+HELD_OUT_MIX = {1: 0.4, 2: 0.45, 3: 0.15}
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,24 @@ def problems(seed: int, exclude: frozenset[Problem] = frozenset()) -> Iterator[P
             yield p
 
 
+def _of_size(digits: int, seed: int) -> Iterator[Problem]:
+    return (p for p in problems(seed) if p.digits == digits)
+
+
 def held_out(count: int, seed: int = 20240607) -> list[Problem]:
-    """Distinct problems for the bundled seeds and the accuracy check. All but one-digit ones are
-    kept out of training: the 200 one-digit facts are a table to learn (as a person learns
-    theirs), not a test of generalisation, so the tiny model sees every one of them."""
-    seen: dict[Problem, None] = {}
-    for p in problems(seed):
-        seen.setdefault(p)
-        if len(seen) == count:
-            return list(seen)
-    raise AssertionError("unreachable")
+    """Distinct problems for the bundled seeds and the accuracy check, mixed by size as
+    HELD_OUT_MIX says, in an order whose every prefix keeps that mix (so the first 200 are
+    also the first 200 of 400). All but one-digit ones are kept out of training: the 200
+    one-digit facts are a table to learn (as a person learns theirs), not a test of
+    generalisation, so the tiny model sees every one of them."""
+    streams = {d: _of_size(d, seed + d) for d in HELD_OUT_MIX}
+    taken = dict.fromkeys(HELD_OUT_MIX, 0)
+    seen: set[Problem] = set()
+    out: list[Problem] = []
+    while len(out) < count:
+        d = max(HELD_OUT_MIX, key=lambda k: HELD_OUT_MIX[k] * (len(out) + 1) - taken[k])
+        p = next(q for q in streams[d] if q not in seen)
+        seen.add(p)
+        taken[d] += 1
+        out.append(p)
+    return out

@@ -37,10 +37,11 @@ class Settings(BaseSettings):
     vllm_python: Path = Field(PROJECT_ROOT / ".venv-vllm" / "bin" / "python")
     vllm_port: int = 8000
 
-    sandbox_image: str = "factory-sandbox:1"
-    sandbox_timeout_s: float = 10.0
-    sandbox_memory_mb: int = 256
-    sandbox_pool_size: int = 2
+    sandbox_image: str = Field("factory-sandbox:current",
+                               description="built by scripts/build_sandbox_image.sh")
+    sandbox_timeout_s: float = Field(10.0, gt=0, description="wall clock per program")
+    sandbox_memory_mb: int = Field(256, ge=32)
+    sandbox_pool_size: int = Field(2, ge=1, description="warm containers per process")
 
     def masked(self) -> dict[str, Any]:
         """Effective settings with secrets and URL passwords hidden."""

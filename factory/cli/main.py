@@ -8,7 +8,15 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from db.migrate import current, upgrade
-from factory.cli import export_cmd, job_cmd, model_cmd, seeds_cmd, verify_cmd, worker_cmd
+from factory.cli import (
+    export_cmd,
+    job_cmd,
+    model_cmd,
+    sandbox_cmd,
+    seeds_cmd,
+    verify_cmd,
+    worker_cmd,
+)
 from factory.cli.common import clean_errors, console, settings
 from factory.cli.demo import demo
 
@@ -20,6 +28,7 @@ app.add_typer(job_cmd.app, name="job")
 app.add_typer(export_cmd.app, name="export")
 app.add_typer(model_cmd.app, name="model")
 app.add_typer(verify_cmd.app, name="verify")
+app.add_typer(sandbox_cmd.app, name="sandbox")
 app.command("worker")(worker_cmd.worker)
 app.command("demo")(demo)
 

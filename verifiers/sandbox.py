@@ -1,0 +1,175 @@
+"""A Docker sandbox for untrusted programs, with a warm pool of locked-down containers.
+
+Every container: no network, read-only root, a size-capped tmpfs on /tmp as the only writable
+place, memory / pids / CPU limits, an unprivileged user, all capabilities dropped,
+no-new-privileges. A run is a ``docker exec`` of the supervisor (sandbox_supervisor.py) into a
+warm container, which enforces the timeout and output cap and leaves the container clean; a
+container that misbehaves (its supervisor killed, a host-side deadline passed) is replaced.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import queue
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Any, Literal
+
+import docker
+from docker.errors import APIError, DockerException, NotFound
+from pydantic import BaseModel
+
+NAME = "docker-sandbox"
+VERSION = "1"
+LABEL = "factory-sandbox"
+SUPERVISOR = (Path(__file__).parent / "sandbox_supervisor.py").read_text()
+Status = Literal["ok", "failed", "timeout", "killed", "error"]
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself is unusable (no Docker engine, no image)."""
+
+
+class RunResult(BaseModel):
+    status: Status
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration_s: float
+    truncated: bool = False
+    detail: str | None = None
+
+
+class SandboxLimits(BaseModel):
+    memory_mb: int = 256
+    pids: int = 64
+    cpus: float = 1.0
+    tmpfs_mb: int = 16
+    output_bytes: int = 64_000
+
+    def container_kwargs(self) -> dict[str, Any]:
+        return {
+            "network_mode": "none", "read_only": True, "user": "65534:65534",
+            "tmpfs": {"/tmp": f"size={self.tmpfs_mb}m,mode=1777,nosuid,nodev"},
+            "mem_limit": f"{self.memory_mb}m", "memswap_limit": f"{self.memory_mb}m",
+            "pids_limit": self.pids, "nano_cpus": int(self.cpus * 1e9),
+            "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
+            "environment": {}, "working_dir": "/tmp", "ipc_mode": "none",
+        }
+
+
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except DockerException as exc:
+        raise SandboxError(f"no Docker engine reachable ({exc}); start dockerd "
+                           "(scripts/setup.sh does)") from exc
+    return client
+
+
+class SandboxPool:
+    """Warm containers, reused run after run; safe to share between threads."""
+
+    def __init__(self, image: str, size: int = 2, limits: SandboxLimits | None = None) -> None:
+        self.client = docker_client()
+        try:
+            self.client.images.get(image)
+        except NotFound as exc:
+            raise SandboxError(f"sandbox image {image} missing; run "
+                               "scripts/build_sandbox_image.sh") from exc
+        self.image, self.size = image, size
+        self.limits = limits or SandboxLimits()
+        self.pool_id = uuid.uuid4().hex[:12]
+        self._idle: queue.Queue[Any] = queue.Queue()
+        self._lock = threading.Lock()
+        self._all: set[str] = set()
+        self._waiter = ThreadPoolExecutor(max_workers=max(4, size * 2))
+        self._closed = False
+        for _ in range(size):
+            self._idle.put(self._start())
+
+    def _start(self) -> Any:
+        container = self.client.containers.run(
+            self.image, ["sleep", "infinity"], detach=True, init=False,
+            labels={LABEL: self.pool_id}, **self.limits.container_kwargs())
+        with self._lock:
+            self._all.add(container.id)
+        return container
+
+    def _discard(self, container: Any) -> None:
+        with self._lock:
+            self._all.discard(container.id)
+        with contextlib.suppress(NotFound, APIError):
+            container.remove(force=True)
+
+    def _replace(self, container: Any) -> None:
+        self._discard(container)
+        if not self._closed:
+            self._idle.put(self._start())
+
+    def run(self, code: str, stdin: str = "", timeout_s: float = 10.0) -> RunResult:
+        payload = base64.b64encode(json.dumps({
+            "code": code, "stdin": stdin, "timeout": timeout_s,
+            "cap": self.limits.output_bytes}).encode()).decode()
+        container = self._idle.get(timeout=120)
+        start = time.monotonic()
+        try:
+            exec_id = self.client.api.exec_create(
+                container.id, ["python3", "-c", SUPERVISOR, payload], user="65534:65534",
+                workdir="/tmp", environment={})["Id"]
+            future = self._waiter.submit(self.client.api.exec_start, exec_id, demux=True)
+            stdout, stderr = future.result(timeout=timeout_s + 15)
+        except FutureTimeout:
+            self._replace(container)
+            return RunResult(status="timeout", exit_code=None, stdout="", stderr="",
+                             duration_s=time.monotonic() - start,
+                             detail="host deadline passed; container replaced")
+        except (APIError, NotFound) as exc:
+            self._replace(container)
+            return RunResult(status="error", exit_code=None, stdout="", stderr="",
+                             duration_s=time.monotonic() - start,
+                             detail=f"container failed and was replaced: {exc}")
+        try:
+            result = RunResult.model_validate_json((stdout or b"").decode().strip())
+        except ValueError:
+            self._replace(container)
+            return RunResult(status="killed", exit_code=None, stdout="",
+                             stderr=(stderr or b"")[-2000:].decode("utf-8", "replace"),
+                             duration_s=time.monotonic() - start,
+                             detail="the run's supervisor was killed (memory limit, or the "
+                                    "program killed its parent); container replaced")
+        self._idle.put(container)
+        return result
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            ids = list(self._all)
+        for cid in ids:
+            with contextlib.suppress(NotFound, APIError):
+                self.client.containers.get(cid).remove(force=True)
+        self._waiter.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> SandboxPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_fresh(client: docker.DockerClient, image: str, code: str,
+              limits: SandboxLimits | None = None) -> RunResult:
+    """One program in a new container (`docker run`): the baseline the warm pool beats."""
+    limits = limits or SandboxLimits()
+    start = time.monotonic()
+    out = client.containers.run(image, ["python3", "-I", "-c", code], remove=True,
+                                labels={LABEL: "fresh"}, **limits.container_kwargs())
+    return RunResult(status="ok", exit_code=0, stdout=out.decode(), stderr="",
+                     duration_s=time.monotonic() - start)
