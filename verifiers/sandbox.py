@@ -30,6 +30,10 @@ VERSION = "1"
 LABEL = "factory-sandbox"
 SUPERVISOR = (Path(__file__).parent / "sandbox_supervisor.py").read_text()
 Status = Literal["ok", "failed", "timeout", "killed", "error"]
+# PID 1 of every container: reaps orphans (a fork bomb's zombies would otherwise hold the pids
+# limit); signals from inside the container cannot kill it.
+REAPER = ("import os, time\nwhile True:\n    try:\n        os.waitpid(-1, 0)\n"
+          "    except ChildProcessError:\n        time.sleep(0.05)")
 
 
 class SandboxError(RuntimeError):
@@ -97,7 +101,7 @@ class SandboxPool:
 
     def _start(self) -> Any:
         container = self.client.containers.run(
-            self.image, ["sleep", "infinity"], detach=True, init=False,
+            self.image, ["python3", "-c", REAPER], detach=True, init=False,
             labels={LABEL: self.pool_id}, **self.limits.container_kwargs())
         with self._lock:
             self._all.add(container.id)
