@@ -6,12 +6,14 @@ Every kind normalises to one record shape, so strategies never see file-format q
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select
@@ -48,10 +50,12 @@ def last_boxed(text: str) -> str | None:
 
 
 class _Seed(BaseModel):
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    # Whitespace is kept: it is significant in code and in literary text.
+    model_config = ConfigDict(extra="allow")
 
 
 class MathSeed(_Seed):
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
     problem: str = Field(min_length=1)
     answer: str = Field(min_length=1)
 
@@ -81,6 +85,15 @@ class CodeSeed(_Seed):
     entry_point: str | None = None
     task_id: str | None = None
 
+    @model_validator(mode="after")
+    def _entry_point(self) -> CodeSeed:
+        if not self.entry_point:
+            found = re.search(r"^\s*def (\w+)\s*\(", self.prompt, re.MULTILINE)
+            if found is None:
+                raise ValueError("no entry_point given and the prompt defines no function")
+            self.entry_point = found[1]
+        return self
+
 
 class TextSeed(_Seed):
     text: str = Field(min_length=1)
@@ -89,6 +102,7 @@ class TextSeed(_Seed):
 
 
 class PromptSeed(_Seed):
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
     prompt: str = Field(min_length=1)
     category: str | None = None
 
@@ -109,16 +123,28 @@ def _file_hash(path: Path, kind: SeedKind) -> str:
     return digest.hexdigest()
 
 
+def _open(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open("rb") as f:
+    try:
+        yield from _decoded(path)
+    except (gzip.BadGzipFile, EOFError) as exc:
+        raise SeedFileError(f"{path}: not a valid gzip file ({exc})") from exc
+
+
+def _decoded(path: Path) -> Iterator[tuple[int, str]]:
+    with _open(path) as f:
         for line_no, raw in enumerate(f, 1):
             if b"\0" in raw:
                 raise SeedFileError(f"{path}:{line_no}: binary data (NUL byte); not a text file")
             try:
-                yield line_no, raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+                text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 raise SeedFileError(f"{path}:{line_no}: not UTF-8 text, a binary file? "
                                     f"({exc.reason})") from exc
+            yield line_no, text
 
 
 def _plain_text(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -148,7 +174,7 @@ def read_seeds(path: Path, kind: SeedKind) -> Iterator[tuple[int, dict[str, Any]
     if not path.is_file():
         raise SeedFileError(f"{path}: no such file")
     schema = SCHEMAS[kind]
-    plain = kind is SeedKind.text and path.suffix != ".jsonl"
+    plain = kind is SeedKind.text and ".jsonl" not in path.suffixes
     records = _plain_text(path) if plain else _jsonl(path)
     for line_no, record in records:
         try:

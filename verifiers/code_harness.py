@@ -2,8 +2,8 @@
 
 The program the sandbox runs is: prologue, the solution, epilogue. The prologue reads a random
 per-run token from stdin (before the solution can) and snapshots the builtins; the epilogue
-restores the builtins, runs the tests in a fresh namespace (so a solution cannot redefine
-``check``) with every ``assert`` rewritten into a counted check, wraps the candidate so it must
+restores the builtins, runs the tests over a copy of the solution's namespace (their own
+``check`` replaces any the solution defined) with every ``assert`` rewritten into a counted check, wraps the candidate so it must
 return plain built-in values (no object whose ``__eq__`` is always true), and only then prints
 the token with the number of checks that held. An early ``sys.exit(0)`` / ``os._exit(0)`` or a
 printed imitation never carries the token. (A solution that digs the token out of the
@@ -21,11 +21,12 @@ PROLOGUE = '''\
 def __harness_make():
     import builtins, sys
     token = sys.stdin.readline().strip()
-    saved = dict(vars(builtins))
+    live = vars(builtins)
+    saved = dict(live)
 
     def finish(namespace, test_code, entry_point):
-        vars(builtins).clear()
-        vars(builtins).update(saved)
+        live.clear()
+        live.update(saved)
         plain = (int, float, complex, str, bytes, bool, type(None), list, tuple, dict, set,
                  frozenset)
 
@@ -48,7 +49,9 @@ def __harness_make():
             return result
 
         counter = [0]
-        tests = {"__name__": "__tests__", "__harness_count__": counter}
+        # The tests see the solution's module (HumanEval's tests use its helpers and imports),
+        # but their own definitions (check) replace anything the solution defined.
+        tests = {**namespace, "__name__": "__tests__", "__harness_count__": counter}
         exec(test_code, tests)
         tests["check"](guarded)
         if counter[0] == 0:

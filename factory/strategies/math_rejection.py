@@ -17,12 +17,11 @@ from factory.strategies.base import (
     Curation,
     JudgedSample,
     Judgement,
-    PairSpec,
     PromptSpec,
-    SftSpec,
     Strategy,
     StrategyParams,
 )
+from factory.strategies.selection import curate_pass_fail
 from verifiers import math_answer
 
 
@@ -33,17 +32,6 @@ class MathParams(StrategyParams):
     max_samples: int = Field(16, ge=1, description="N: most samples one problem may get")
     sft_per_problem: int = Field(2, ge=0, description="k: distinct correct solutions kept")
     pairs_per_problem: int = Field(4, ge=0, description="m: (correct, wrong) pairs kept")
-
-
-def _distinct(samples: list[JudgedSample]) -> list[JudgedSample]:
-    seen: set[str] = set()
-    out = []
-    for s in sorted(samples, key=lambda s: s.sample_index):
-        norm = " ".join(s.text.split())
-        if norm not in seen:
-            seen.add(norm)
-            out.append(s)
-    return out
 
 
 class MathRejectionSampling(Strategy):
@@ -77,30 +65,7 @@ class MathRejectionSampling(Strategy):
                 for c in checks]
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
-        p = self.params
-        right = _distinct([s for s in judged if s.judgement.passed])
-        wrong = _distinct([s for s in judged if not s.judgement.passed])
-        rate = sum(s.judgement.passed for s in judged) / len(judged) if judged else 0.0
-        meta = {"pass_rate": rate, "samples": len(judged), "reference": prompt.reference["answer"]}
-        sft = [SftSpec(key=f"sft:{s.generation_id}", generation_id=s.generation_id,
-                       messages=[*prompt.messages, {"role": "assistant", "content": s.text}],
-                       score=1.0, meta=meta)
-               for s in right[: p.sft_per_problem]]
-        pairs = []
-        combos = [(c, w) for i, w in enumerate(wrong) for c in right[i:] + right[:i]]
-        combos.sort(key=lambda cw: (max(right.index(cw[0]), wrong.index(cw[1]))))
-        for c, w in combos[: p.pairs_per_problem]:
-            pairs.append(PairSpec(
-                key=f"pair:{c.generation_id}:{w.generation_id}",
-                chosen_generation_id=c.generation_id, rejected_generation_id=w.generation_id,
-                prompt=prompt.messages, chosen=[{"role": "assistant", "content": c.text}],
-                rejected=[{"role": "assistant", "content": w.text}], score=1.0,
-                meta={**meta, "rejected_answer": w.judgement.details.get("extracted")}))
-        flag = None
-        if judged and rate == 1.0:
-            flag = "too_easy"
-        elif judged and rate == 0.0:
-            flag = "too_hard"
-        return Curation(sft=sft, pairs=pairs, flag=flag)
-
-
+        return curate_pass_fail(
+            prompt, judged, self.params.sft_per_problem, self.params.pairs_per_problem,
+            meta={"reference": prompt.reference["answer"]},
+            pair_meta=lambda c, w: {"rejected_answer": w.judgement.details.get("extracted")})

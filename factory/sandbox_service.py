@@ -1,0 +1,23 @@
+"""One warm sandbox pool per process, built from the settings and closed at exit."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+
+from factory.config import get_settings
+from verifiers.sandbox import SandboxLimits, SandboxPool
+
+_pool: SandboxPool | None = None
+_lock = threading.Lock()
+
+
+def sandbox_pool() -> SandboxPool:
+    global _pool
+    with _lock:
+        if _pool is None:
+            s = get_settings()
+            _pool = SandboxPool(s.sandbox_image, s.sandbox_pool_size,
+                                SandboxLimits(memory_mb=s.sandbox_memory_mb))
+            atexit.register(_pool.close)
+        return _pool
