@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from db.models import Batch, Job
@@ -18,61 +12,8 @@ from db.session import sessionmaker_for
 from factory import jobs
 from factory.config import Settings
 from factory.runner import InProcess
+from tests.conftest import cli, env_for
 from tests.helpers import make_job, snapshot
-
-FACTORY = str(Path(sys.executable).parent / "factory")
-
-
-def env_for(db_url: str, broker: str, llm: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FACTORY_")}
-    return {**env, "FACTORY_DATABASE_URL": db_url, "FACTORY_BROKER_URL": broker,
-            "FACTORY_LLM_BASE_URL": llm}
-
-
-class Workers:
-    def __init__(self, env: dict[str, str], logdir: Path) -> None:
-        self.env, self.logdir, self.procs = env, logdir, []
-
-    def start(self) -> subprocess.Popen:
-        log = (self.logdir / f"worker{len(self.procs)}.log").open("wb")
-        proc = subprocess.Popen([FACTORY, "worker", "--queues", "generate,verify",
-                                 "--concurrency", "1", "--loglevel", "warning"],
-                                env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        self.procs.append(proc)
-        return proc
-
-    def kill9(self, proc: subprocess.Popen) -> None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-
-
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[type[Workers]]:
-    made: list[Workers] = []
-
-    def factory(env: dict[str, str]) -> Workers:
-        w = Workers(env, tmp_path)
-        made.append(w)
-        return w
-
-    yield factory  # type: ignore[misc]
-    for w in made:
-        w.stop_all()
-
-
-def cli(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([FACTORY, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
 
 
 def embedded_reference(tmp_path: Path, sqlite_url: str, count: int, **params) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -12,18 +13,22 @@ import datasets
 import pytest
 from sqlalchemy import func, select
 
-from db.models import Batch, Generation, Job, Prompt
+from db.models import Batch, Generation, Job, Prompt, Verdict
+from db.session import sessionmaker_for
 from factory import model_server
 from factory.accuracy import measure
 from factory.config import Settings
+from factory.jobs import create_job
 from factory.llm import LLMUnavailable
 from factory.llm.openai_client import OpenAIClient
 from factory.runner import InProcess
-from tests.conftest import free_port
+from factory.seeds import SeedKind, import_seeds, read_seeds
+from tests.conftest import cli, env_for, free_port
 from tests.helpers import make_job
 from tests.test_pipeline import run
 
 FACTORY = str(Path(sys.executable).parent / "factory")
+DATA = Path(__file__).parent.parent / "factory" / "data"
 
 
 def test_tiny_model_is_calibrated_for_rejection_sampling(vllm_url: str) -> None:
@@ -127,3 +132,41 @@ def test_server_killed_mid_run_gives_a_clear_error_and_no_half_rows(sessions,
             Generation.job_id == job_id,
             (Generation.completion_tokens.is_(None)) | (Generation.finish_reason.is_(None))))
         assert bad == 0
+
+
+STRATEGY_RUNS = {
+    "math": (SeedKind.math, "arithmetic.jsonl", 12, {"batch_size": 4, "max_samples": 8,
+                                                     "max_tokens": 48}),
+    "code": (SeedKind.code, "HumanEval.jsonl.gz", 3, {"batch_size": 3, "max_samples": 4,
+                                                      "max_tokens": 96}),
+}
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGY_RUNS))
+def test_every_strategy_runs_on_vllm_redis_and_postgres(
+        strategy: str, vllm_url: str, pg_url: str, redis_url: str, workers,
+        tmp_path: Path) -> None:
+    kind, source, count, params = STRATEGY_RUNS[strategy]
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text("".join(json.dumps(s) + "\n" for _, s in
+                             list(read_seeds(DATA / source, kind))[:count]))
+    pg = sessionmaker_for(pg_url)
+    with pg.begin() as s:
+        seed_set, _ = import_seeds(s, seeds, kind)
+        job = create_job(s, strategy, seed_set, params, "tiny-qwen2")
+        s.flush()
+        job_id = job.id
+    env = env_for(pg_url, redis_url, vllm_url)
+    w = workers(env)
+    w.start("generate")
+    w.start("verify,sandbox")
+    result = cli(env, "job", "run", str(job_id), timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with pg() as s:
+        assert s.get_one(Job, job_id).status == "done"
+        gens = s.scalars(select(Generation).where(Generation.job_id == job_id)).all()
+        judged = s.scalar(select(func.count()).select_from(Verdict)
+                          .join(Generation).where(Generation.job_id == job_id))
+    assert len(gens) >= count * 4 and judged == len(gens)
+    assert {g.model for g in gens} == {"tiny-qwen2"}
+    assert all(g.completion_tokens and g.prompt_tokens for g in gens)
