@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
@@ -74,7 +74,7 @@ def create_job(session: Session, strategy: str, seed_set: SeedSet, params: dict[
     prompts: list[dict[str, Any]] = []
     for item_id, ordinal, payload in items:
         if batch is None or ordinal > batch.first_ordinal + parsed.batch_size - 1:
-            session.bulk_insert_mappings(Prompt, prompts)
+            _insert(session, prompts)
             prompts = []
             batch = Batch(job_id=job.id, index=ordinal // parsed.batch_size,
                           first_ordinal=ordinal, last_ordinal=ordinal)
@@ -86,8 +86,13 @@ def create_job(session: Session, strategy: str, seed_set: SeedSet, params: dict[
                             "variant": spec.variant, "template_id": spec.template_id,
                             "template_version": spec.template_id.rsplit("_", 1)[-1],
                             "messages": spec.messages, "reference": spec.reference})
-    session.bulk_insert_mappings(Prompt, prompts)
+    _insert(session, prompts)
     return job
+
+
+def _insert(session: Session, prompts: list[dict[str, Any]]) -> None:
+    if prompts:
+        session.execute(insert(Prompt), prompts)
 
 
 def pending_steps(session: Session, job: Job, older_than_s: float | None = None) -> list[Step]:

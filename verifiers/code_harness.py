@@ -1,13 +1,14 @@
 """Test harness for model-written code: a pass means every test ran and held.
 
 The program the sandbox runs is: prologue, the solution, epilogue. The prologue reads a random
-per-run token from stdin (before the solution can) and snapshots the builtins; the epilogue
-restores the builtins, runs the tests over a copy of the solution's namespace (their own
-``check`` replaces any the solution defined) with every ``assert`` rewritten into a counted check, wraps the candidate so it must
-return plain built-in values (no object whose ``__eq__`` is always true), and only then prints
-the token with the number of checks that held. An early ``sys.exit(0)`` / ``os._exit(0)`` or a
-printed imitation never carries the token. (A solution that digs the token out of the
-interpreter's memory is out of this harness's reach; the sandbox still contains it.)
+per-run token from stdin (before the solution can) and snapshots the builtins. The epilogue
+restores the builtins; runs the tests over a copy of the solution's namespace (their own
+``check`` replaces any the solution defined) with every ``assert`` rewritten into a counted
+check; wraps the candidate so it must return plain built-in values (no object whose
+``__eq__`` is always true); and only then prints the token with the number of checks that
+held. An early ``sys.exit(0)`` / ``os._exit(0)`` or a printed imitation never carries the
+token. (A solution that digs the token out of the interpreter's memory is out of this
+harness's reach; the sandbox still contains it.)
 """
 
 from __future__ import annotations

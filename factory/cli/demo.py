@@ -1,8 +1,8 @@
 """`factory demo`: the main job. Math rejection sampling from seeds to SFT and DPO files.
 
 On the embedded default it serves the tiny demo model with vLLM (building it if needed) and
-samples the bundled arithmetic seeds; pointed at a real Qwen2 server (FACTORY_LLM_BASE_URL) it
-samples GSM8K's test set instead.
+samples the bundled arithmetic seeds; with another model (FACTORY_LLM_BASE_URL and
+FACTORY_LLM_MODEL pointing at a real Qwen2 server) it samples GSM8K's test set instead.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from factory.seeds import SeedFileError, SeedKind, import_seeds
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 LOCAL_URL = Settings.model_fields["llm_base_url"].default
+TINY = Settings.model_fields["llm_model"].default
 
 
 def _ensure_server(stack: ExitStack) -> None:
@@ -51,13 +52,14 @@ def demo(seeds: Path | None = typer.Option(None, help="math seeds JSONL (default
     s = settings()
     start = time.monotonic()
     upgrade(s.database_url)
-    local = s.llm_base_url in (LOCAL_URL,) or s.llm_base_url.startswith("scripted://")
-    seed_file = seeds or DATA / ("arithmetic.jsonl" if local else "gsm8k_test.jsonl")
+    # The tiny demo model (or the scripted stand-in) does arithmetic; a real model gets GSM8K.
+    tiny = s.llm_model == TINY or s.llm_base_url.startswith("scripted://")
+    seed_file = seeds or DATA / ("arithmetic.jsonl" if tiny else "gsm8k_test.jsonl")
     with clean_errors(SeedFileError), sessions().begin() as session:
         seed_set, _ = import_seeds(session, seed_file, SeedKind.math)
         seed_set_id = seed_set.id
     params = {"batch_size": limit_batch, "max_samples": max_samples,
-              "max_tokens": 64 if local else 1024}
+              "max_tokens": 64 if tiny else 1024}
     with ExitStack() as stack:
         _ensure_server(stack)
         job_id = create("math", seed_set_id, params, name=f"demo-{seed_file.stem}")
