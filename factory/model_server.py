@@ -6,6 +6,7 @@ On these CPU machines it serves the tiny demo model from the separate vLLM envir
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -102,6 +103,8 @@ def stop(port: int, kill: bool = False) -> bool:
     except ProcessLookupError:
         return False
     for _ in range(30):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(-pid, os.WNOHANG)  # reap it if this process started it
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:

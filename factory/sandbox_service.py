@@ -21,3 +21,12 @@ def sandbox_pool() -> SandboxPool:
                                 SandboxLimits(memory_mb=s.sandbox_memory_mb))
             atexit.register(_pool.close)
         return _pool
+
+
+def close_sandbox_pool() -> None:
+    """Remove this process's containers now (worker shutdown; atexit covers the rest)."""
+    global _pool
+    with _lock:
+        if _pool is not None:
+            _pool.close()
+            _pool = None

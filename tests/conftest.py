@@ -173,3 +173,20 @@ def cli(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.Com
                           timeout=timeout)
 
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_sandbox_container_left_behind() -> Iterator[None]:
+    """After the whole run, no sandbox container may remain (the tests' own or workers')."""
+    yield
+    import docker
+
+    from factory.sandbox_service import close_sandbox_pool
+    from verifiers.sandbox import LABEL
+
+    close_sandbox_pool()
+    client = docker.from_env()
+    left = client.containers.list(all=True, filters={"label": LABEL})
+    for c in left:
+        c.remove(force=True)
+    assert not left, f"{len(left)} sandbox containers were left behind"

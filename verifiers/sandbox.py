@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -96,13 +98,29 @@ class SandboxPool:
         self._all: set[str] = set()
         self._waiter = ThreadPoolExecutor(max_workers=max(4, size * 2))
         self._closed = False
+        self._reap_orphans()
         for _ in range(size):
             self._idle.put(self._start())
 
+    def _reap_orphans(self) -> None:
+        """Remove containers left by pools of processes on this host that died unclosed."""
+        host = socket.gethostname()
+        for c in self.client.containers.list(all=True, filters={"label": f"{LABEL}.host={host}"}):
+            pid = int(c.labels.get(f"{LABEL}.pid", "0"))
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                with contextlib.suppress(NotFound, APIError):
+                    c.remove(force=True)
+            except PermissionError:
+                pass
+
     def _start(self) -> Any:
+        labels = {LABEL: self.pool_id, f"{LABEL}.pid": str(os.getpid()),
+                  f"{LABEL}.host": socket.gethostname()}
         container = self.client.containers.run(
             self.image, ["python3", "-c", REAPER], detach=True, init=False,
-            labels={LABEL: self.pool_id}, **self.limits.container_kwargs())
+            labels=labels, **self.limits.container_kwargs())
         with self._lock:
             self._all.add(container.id)
         return container

@@ -6,9 +6,11 @@ delivery is a no-op."""
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_process_shutdown
 
 from factory.config import get_settings
 from factory.jobs import QUEUES
+from factory.sandbox_service import close_sandbox_pool
 
 
 def make_app() -> Celery:
@@ -34,3 +36,9 @@ def make_app() -> Celery:
 
 
 app = make_app()
+
+
+@worker_process_shutdown.connect
+def _close_sandbox(**_: object) -> None:
+    # Prefork children exit without running atexit hooks: remove their containers here.
+    close_sandbox_pool()
