@@ -9,7 +9,6 @@ container that misbehaves (its supervisor killed, a host-side deadline passed) i
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -137,38 +136,56 @@ class SandboxPool:
             self._idle.put(self._start())
 
     def run(self, code: str, stdin: str = "", timeout_s: float = 10.0) -> RunResult:
-        payload = base64.b64encode(json.dumps({
-            "code": code, "stdin": stdin, "timeout": timeout_s,
-            "cap": self.limits.output_bytes}).encode()).decode()
+        return self.run_many([(code, stdin)], timeout_s)[0]
+
+    def run_many(self, programs: list[tuple[str, str]], timeout_s: float = 10.0
+                 ) -> list[RunResult]:
+        """Run (code, stdin) programs one after another in one warm container, one exec.
+
+        If a program takes the supervisor down with it, the results before it are kept, it is
+        reported, and the programs after it run again in a healthy container.
+        """
+        if not programs:
+            return []
+        payload = json.dumps({"jobs": [{"code": c, "stdin": i, "timeout": timeout_s}
+                                       for c, i in programs],
+                              "cap": self.limits.output_bytes}).encode().hex()
         container = self._idle.get(timeout=120)
         start = time.monotonic()
         try:
             exec_id = self.client.api.exec_create(
-                container.id, ["python3", "-c", SUPERVISOR, payload], user="65534:65534",
+                container.id, ["python3", "-S", "-c", SUPERVISOR, payload], user="65534:65534",
                 workdir="/tmp", environment={})["Id"]
             future = self._waiter.submit(self.client.api.exec_start, exec_id, demux=True)
-            stdout, stderr = future.result(timeout=timeout_s + 15)
+            stdout, stderr = future.result(timeout=(timeout_s + 2) * len(programs) + 15)
         except FutureTimeout:
             self._replace(container)
-            return RunResult(status="timeout", exit_code=None, stdout="", stderr="",
-                             duration_s=time.monotonic() - start,
-                             detail="host deadline passed; container replaced")
+            return [self._failed("timeout", start, "host deadline passed; container replaced")
+                    ] * len(programs)
         except (APIError, NotFound) as exc:
             self._replace(container)
-            return RunResult(status="error", exit_code=None, stdout="", stderr="",
-                             duration_s=time.monotonic() - start,
-                             detail=f"container failed and was replaced: {exc}")
-        try:
-            result = RunResult.model_validate_json((stdout or b"").decode().strip())
-        except ValueError:
-            self._replace(container)
-            return RunResult(status="killed", exit_code=None, stdout="",
-                             stderr=(stderr or b"")[-2000:].decode("utf-8", "replace"),
-                             duration_s=time.monotonic() - start,
-                             detail="the run's supervisor was killed (memory limit, or the "
-                                    "program killed its parent); container replaced")
-        self._idle.put(container)
-        return result
+            return [self._failed("error", start, f"container failed and was replaced: {exc}")
+                    ] * len(programs)
+        results = []
+        for line in (stdout or b"").decode("utf-8", "replace").splitlines():
+            try:
+                results.append(RunResult.model_validate_json(line))
+            except ValueError:
+                break
+        if len(results) == len(programs):
+            self._idle.put(container)
+            return results
+        self._replace(container)
+        results.append(self._failed(
+            "killed", start, "the run's supervisor was killed (memory limit, or the program "
+            "killed its parent); container replaced",
+            (stderr or b"")[-2000:].decode("utf-8", "replace")))
+        return results + self.run_many(programs[len(results):], timeout_s)
+
+    @staticmethod
+    def _failed(status: Status, start: float, detail: str, stderr: str = "") -> RunResult:
+        return RunResult(status=status, exit_code=None, stdout="", stderr=stderr,
+                         duration_s=time.monotonic() - start, detail=detail)
 
     def close(self) -> None:
         self._closed = True

@@ -99,44 +99,63 @@ class CodeExecutionFeedback(Strategy):
         return max(0, min(p.per_round, left))
 
     def run_tests(self, solution: str, test: str, entry_point: str) -> tuple[bool, dict]:
-        try:
-            program, stdin = code_harness.build_program(solution, test, entry_point)
-        except SyntaxError as exc:
-            return False, {"status": "error", "detail": f"tests do not parse: {exc}"}
-        result = sandbox_pool().run(program, stdin, self.params.timeout_s)
-        ok, checks = code_harness.passed(result.stdout, stdin)
-        return ok and result.status == "ok", {
-            "status": result.status, "exit_code": result.exit_code, "checks": checks,
-            "duration_s": result.duration_s, "stdout": result.stdout[-OUTPUT_KEPT:],
-            "stderr": result.stderr[-OUTPUT_KEPT:], "detail": result.detail}
+        return self.run_suites([(solution, test)], entry_point)[0]
+
+    def run_suites(self, cases: list[tuple[str, str]], entry_point: str
+                   ) -> list[tuple[bool, dict]]:
+        """Run (solution, tests) cases in the sandbox, spread over the warm containers, several
+        per exec; each case passes only if the harness saw every test hold."""
+        out: list[tuple[bool, dict] | None] = [None] * len(cases)
+        programs: list[tuple[int, str, str]] = []
+        for i, (solution, test) in enumerate(cases):
+            try:
+                program, stdin = code_harness.build_program(solution, test, entry_point)
+            except SyntaxError as exc:
+                out[i] = (False, {"status": "error", "detail": f"tests do not parse: {exc}"})
+                continue
+            programs.append((i, program, stdin))
+        pool = sandbox_pool()
+        chunks = [programs[k::pool.size] for k in range(pool.size) if programs[k::pool.size]]
+        with ThreadPoolExecutor(len(chunks) or 1) as threads:
+            results = threads.map(lambda ch: pool.run_many([(p, s) for _, p, s in ch],
+                                                           self.params.timeout_s), chunks)
+            for chunk, chunk_results in zip(chunks, results, strict=True):
+                for (i, _, stdin), r in zip(chunk, chunk_results, strict=True):
+                    ok, checks = code_harness.passed(r.stdout, stdin)
+                    out[i] = (ok and r.status == "ok", {
+                        "status": r.status, "exit_code": r.exit_code, "checks": checks,
+                        "duration_s": r.duration_s, "stdout": r.stdout[-OUTPUT_KEPT:],
+                        "stderr": r.stderr[-OUTPUT_KEPT:], "detail": r.detail})
+        return [o for o in out if o is not None]
 
     def judge(self, prompt: PromptSpec, texts: list[str]) -> list[Judgement]:
         ref = prompt.reference
-        solutions = [solution_source(ref["prompt"], ref["entry_point"], t) for t in texts]
-        with ThreadPoolExecutor(sandbox_pool().size) as pool:
-            if ref.get("test"):
-                runs = list(pool.map(lambda s: self.run_tests(s, ref["test"], ref["entry_point"]),
-                                     solutions))
-                return [Judgement(passed=ok, score=float(ok), details=d) for ok, d in runs]
-            return self._judge_by_agreement(pool, solutions, texts, ref["entry_point"])
+        entry = ref["entry_point"]
+        solutions = [solution_source(ref["prompt"], entry, t) for t in texts]
+        if ref.get("test"):
+            runs = self.run_suites([(s, ref["test"]) for s in solutions], entry)
+            return [Judgement(passed=ok, score=float(ok), details=d) for ok, d in runs]
+        return self._judge_by_agreement(solutions, texts, entry)
 
-    def _judge_by_agreement(self, pool: ThreadPoolExecutor, solutions: list[str],
-                            texts: list[str], entry: str) -> list[Judgement]:
+    def _judge_by_agreement(self, solutions: list[str], texts: list[str], entry: str
+                            ) -> list[Judgement]:
         tests = [model_tests(t, entry) for t in texts]
-        suites = [(j, t) for j, t in enumerate(tests) if t]
+        suites = [j for j, t in enumerate(tests) if t]
+        cases = [(i, j) for i in range(len(solutions)) if tests[i] for j in suites]
+        runs = self.run_suites([(solutions[i], tests[j] or "") for i, j in cases], entry)
+        held = {case: ok for case, (ok, _) in zip(cases, runs, strict=True)}
         out = []
-        for i, solution in enumerate(solutions):
+        for i in range(len(solutions)):
             if tests[i] is None:
                 out.append(Judgement(passed=False, score=0.0,
                                      details={"status": "failed", "detail": "no tests written"}))
                 continue
-            runs = dict(zip([j for j, _ in suites], pool.map(
-                lambda jt, s=solution: self.run_tests(s, jt[1], entry)[0], suites), strict=True))
-            agree = sum(runs.values()) / len(runs)
-            ok = runs[i] and agree >= 0.5
+            agree = sum(held[i, j] for j in suites) / len(suites)
+            ok = held[i, i] and agree >= 0.5
             out.append(Judgement(passed=ok, score=agree,
-                                 details={"status": "ok" if ok else "failed", "own_tests": runs[i],
-                                          "agreement": agree, "suites": len(runs)}))
+                                 details={"status": "ok" if ok else "failed",
+                                          "own_tests": held[i, i], "agreement": agree,
+                                          "suites": len(suites)}))
         return out
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
