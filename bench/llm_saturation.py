@@ -2,8 +2,9 @@
 
 Same server, same prompts, same seeds, same concurrency. The bare client only fires requests
 and counts tokens; the factory goes through its client, the job machinery and the store.
-Prints output tokens/s of each and their ratio (target >= 0.95). Runs bare, factory, bare
-and compares the factory with the mean of the two bare runs, to cancel drift on a shared box.
+Prints output tokens/s of each and their ratio (target >= 0.95). Alternates bare and factory
+runs and compares each factory run with the mean of the bare runs around it, to cancel drift
+on a shared box.
 
 Usage: .venv/bin/python bench/llm_saturation.py [--url URL] [--prompts 256] [--n 4]
        (without --url it starts vLLM on the tiny model and stops it afterwards)
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -98,6 +100,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=4)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     settings = Settings()
     url, port = args.url, None
@@ -110,7 +113,7 @@ def main() -> None:
         qs = workload(args.prompts)
         asyncio.run(bare(url, qs[:16], args.n, args.concurrency, args.max_tokens))  # warm-up
         figures = []
-        for label in ("bare", "factory", "bare"):
+        for label in ["bare", "factory"] * args.repeats + ["bare"]:
             if label == "bare":
                 start = time.perf_counter()
                 tokens = asyncio.run(bare(url, qs, args.n, args.concurrency, args.max_tokens))
@@ -123,10 +126,15 @@ def main() -> None:
             f = figures[-1]
             print(f"{label:8s} tokens {f[1]:7d}  wall {f[2]:7.2f}s  {f[1] / f[2]:8.1f} tok/s"
                   + (f"  (whole job incl. verify {f[3]:.2f}s)" if label == "factory" else ""))
-        bare_rate = sum(t / w for label, t, w, _ in figures if label == "bare") / 2
-        fac_rate = figures[1][1] / figures[1][2]
+        # each factory run against the mean of the bare runs just before and after it
+        ratios = []
+        for k in range(1, len(figures), 2):
+            before, fac, after = figures[k - 1], figures[k], figures[k + 1]
+            bare_rate = (before[1] / before[2] + after[1] / after[2]) / 2
+            ratios.append(fac[1] / fac[2] / bare_rate)
         print(f"prompts {args.prompts} x n={args.n}, concurrency {args.concurrency}: "
-              f"factory/bare = {fac_rate / bare_rate:.3f}")
+              f"factory/bare = {', '.join(f'{r:.3f}' for r in ratios)} "
+              f"(median {statistics.median(ratios):.3f})")
     finally:
         if port is not None:
             model_server.stop(port)
