@@ -19,27 +19,21 @@ from factory.prompts import render
 from factory.sandbox_service import sandbox_pool
 from factory.seeds import SeedKind
 from factory.strategies.base import (
-    Curation,
-    JudgedSample,
     Judgement,
     PromptSpec,
-    Strategy,
-    StrategyParams,
 )
-from factory.strategies.selection import curate_pass_fail
+from factory.strategies.selection import PassFailParams, PassFailStrategy
 from verifiers import code_harness, sandbox
 
 _BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
 OUTPUT_KEPT = 2000
 
 
-class CodeParams(StrategyParams):
+class CodeParams(PassFailParams):
     template: str = "code/solve_v1"
-    first_round: int = Field(4, ge=1)
-    per_round: int = Field(4, ge=1)
-    max_samples: int = Field(8, ge=1)
-    sft_per_problem: int = Field(1, ge=0)
-    pairs_per_problem: int = Field(2, ge=0)
+    max_samples: int = Field(8, ge=1, description="N: most samples one problem may get")
+    sft_per_problem: int = Field(1, ge=0, description="k: distinct passing solutions kept")
+    pairs_per_problem: int = Field(2, ge=0, description="m: (passing, failing) pairs kept")
     timeout_s: float = Field(10.0, gt=0, description="wall clock per test run")
     temperature: float = 0.8
     max_tokens: int = 1024
@@ -71,7 +65,7 @@ def model_tests(response: str, entry_point: str) -> str | None:
     return f"def check(candidate):\n{body}\n"
 
 
-class CodeExecutionFeedback(Strategy):
+class CodeExecutionFeedback(PassFailStrategy):
     name = "code"
     seed_kind = SeedKind.code
     Params = CodeParams
@@ -88,15 +82,6 @@ class CodeExecutionFeedback(Strategy):
                            messages=[{"role": "user", "content": content}],
                            reference={"prompt": seed["prompt"], "entry_point": entry,
                                       "test": seed.get("test"), "task_id": seed.get("task_id")})]
-
-    def samples_wanted(self, round: int, judged: list[JudgedSample]) -> int:
-        p = self.params
-        left = p.max_samples - len(judged)
-        if round == 0:
-            return max(0, min(p.first_round, left))
-        if {s.judgement.passed for s in judged} == {True, False}:
-            return 0
-        return max(0, min(p.per_round, left))
 
     def run_tests(self, solution: str, test: str, entry_point: str) -> tuple[bool, dict]:
         return self.run_suites([(solution, test)], entry_point)[0]
@@ -158,8 +143,5 @@ class CodeExecutionFeedback(Strategy):
                                           "suites": len(suites)}))
         return out
 
-    def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
-        return curate_pass_fail(prompt, judged, self.params.sft_per_problem,
-                                self.params.pairs_per_problem,
-                                meta={"task_id": prompt.reference.get("task_id")})
-
+    def curation_meta(self, prompt: PromptSpec) -> dict[str, Any]:
+        return {"task_id": prompt.reference.get("task_id")}

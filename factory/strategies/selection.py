@@ -1,4 +1,5 @@
-"""Curation shared by strategies whose verifier says pass or fail: keep up to k distinct
+"""What strategies whose verifier says pass or fail share: sampling in rounds until a prompt
+has both a passing and a failing sample (or N samples), and curation - keep up to k distinct
 passing samples as SFT examples, pair passing against failing ones (at most m), and flag
 prompts that always pass (too easy) or never do (too hard)."""
 
@@ -7,7 +8,52 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from factory.strategies.base import Curation, JudgedSample, PairSpec, PromptSpec, SftSpec
+from pydantic import Field
+
+from factory.strategies.base import (
+    Curation,
+    JudgedSample,
+    PairSpec,
+    PromptSpec,
+    SftSpec,
+    Strategy,
+    StrategyParams,
+)
+
+
+class PassFailParams(StrategyParams):
+    first_round: int = Field(4, ge=1, description="samples per prompt in the first round")
+    per_round: int = Field(4, ge=1, description="samples per later round")
+    max_samples: int = Field(16, ge=1, description="N: most samples one prompt may get")
+    sft_per_problem: int = Field(2, ge=0, description="k: distinct passing samples kept")
+    pairs_per_problem: int = Field(4, ge=0, description="m: (passing, failing) pairs kept")
+
+
+class PassFailStrategy(Strategy):
+    """A strategy judged pass/fail: rounds stop once both outcomes are seen, so easy prompts
+    stop burning GPU time early; subclasses add prompts, judging and metadata."""
+
+    params: PassFailParams
+
+    def samples_wanted(self, round: int, judged: list[JudgedSample]) -> int:
+        p = self.params
+        left = p.max_samples - len(judged)
+        if round == 0:
+            return max(0, min(p.first_round, left))
+        if {s.judgement.passed for s in judged} == {True, False}:
+            return 0
+        return max(0, min(p.per_round, left))
+
+    def curation_meta(self, prompt: PromptSpec) -> dict[str, Any]:
+        return {}
+
+    def pair_meta(self, chosen: JudgedSample, rejected: JudgedSample) -> dict[str, Any]:
+        return {}
+
+    def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
+        return curate_pass_fail(prompt, judged, self.params.sft_per_problem,
+                                self.params.pairs_per_problem, self.curation_meta(prompt),
+                                self.pair_meta)
 
 
 def distinct(samples: list[JudgedSample]) -> list[JudgedSample]:
