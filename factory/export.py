@@ -38,6 +38,7 @@ class ExportResult:
     written: int = 0
     duplicates: int = 0
     models: set[str] = field(default_factory=set)
+    jobs: set[int] = field(default_factory=set)
 
 
 def _query(kind: Kind, f: ExportFilter) -> Select[Any]:
@@ -72,7 +73,8 @@ def _sampling(session: Session, generation_id: int | None) -> dict[str, Any] | N
     return None if row is None else {**row[0], "seed": row[1], "model": row[2]}
 
 
-def _lines(session: Session, kind: Kind, f: ExportFilter) -> Iterator[tuple[dict[str, Any], str]]:
+def _lines(session: Session, kind: Kind, f: ExportFilter
+           ) -> Iterator[tuple[dict[str, Any], str, int]]:
     system = [{"role": "system", "content": f.system}] if f.system else []
     for row, strategy, model, job_id, template, tversion, seed_item in session.execute(
             _query(kind, f)).yield_per(500):
@@ -85,7 +87,7 @@ def _lines(session: Session, kind: Kind, f: ExportFilter) -> Iterator[tuple[dict
             line = {"messages": system + row.messages}
         else:
             line = {"prompt": system + row.prompt, "chosen": row.chosen, "rejected": row.rejected}
-        yield {**line, "metadata": meta}, model
+        yield {**line, "metadata": meta}, model, job_id
 
 
 def export(session: Session, kind: Kind, out: Path, f: ExportFilter) -> ExportResult:
@@ -95,7 +97,7 @@ def export(session: Session, kind: Kind, out: Path, f: ExportFilter) -> ExportRe
     digest = hashlib.sha256()
     tmp = out.with_name(out.name + ".partial")
     with tmp.open("w", encoding="utf-8") as fh:
-        for line, model in _lines(session, kind, f):
+        for line, model, job_id in _lines(session, kind, f):
             body = {k: v for k, v in line.items() if k != "metadata"}
             key = hashlib.blake2b(json.dumps(body, sort_keys=True).encode(),
                                   digest_size=16).digest()
@@ -108,6 +110,7 @@ def export(session: Session, kind: Kind, out: Path, f: ExportFilter) -> ExportRe
             digest.update(text.encode("utf-8"))
             result.written += 1
             result.models.add(model)
+            result.jobs.add(job_id)
     tmp.replace(out)
     manifest = {
         "file": out.name, "format": "trl-conversational-" + ("sft" if kind == "sft" else
@@ -118,6 +121,9 @@ def export(session: Session, kind: Kind, out: Path, f: ExportFilter) -> ExportRe
                     "system": f.system},
         "created_at": datetime.now(UTC).isoformat(),
         "factory_version": _version(),
+        "jobs": {str(j.id): {"strategy": j.strategy, "model": j.model, "params": j.params,
+                             "seed_set": j.seed_set_id}
+                 for j in session.scalars(select(Job).where(Job.id.in_(result.jobs)))},
     }
     result.manifest.write_text(json.dumps(manifest, indent=2) + "\n")
     return result

@@ -51,6 +51,8 @@ def test_manifest_records_counts_and_sha256(sessions, tmp_path: Path) -> None:
     assert manifest["count"] == r.written == len(r.path.read_text().splitlines())
     assert manifest["sha256"] == hashlib.sha256(r.path.read_bytes()).hexdigest()
     assert manifest["models"] == ["scripted-arithmetic"]
+    job = manifest["jobs"][str(job_id)]
+    assert job["strategy"] == "math" and job["params"]["max_samples"] == 16
 
 
 def test_filters_and_exact_duplicates(sessions, tmp_path: Path) -> None:
