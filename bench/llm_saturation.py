@@ -34,6 +34,7 @@ from db.session import sessionmaker_for  # noqa: E402
 from factory import jobs, model_server  # noqa: E402
 from factory.arithmetic import problems  # noqa: E402
 from factory.config import Settings  # noqa: E402
+from factory.llm import connect  # noqa: E402
 from factory.runner import InProcess  # noqa: E402
 from factory.seeds import SeedKind, import_seeds  # noqa: E402
 from factory.stages import generate, request_seed  # noqa: E402
@@ -83,7 +84,7 @@ def factory_run(url: str, questions: list[str], n: int, conc: int, max_tokens: i
     settings = Settings(llm_base_url=url, llm_model=MODEL, llm_concurrency=conc)
     runner = InProcess(sessions, settings)
     start = time.perf_counter()
-    nxt = generate(sessions, steps[0], runner.llm_factory())  # client + store
+    nxt = generate(sessions, steps[0], connect(settings))  # client + store
     gen_wall = time.perf_counter() - start
     runner.send([nxt])                                          # verify + curate
     job_wall = time.perf_counter() - start
