@@ -84,7 +84,7 @@ def factory_run(url: str, questions: list[str], n: int, conc: int, max_tokens: i
     settings = Settings(llm_base_url=url, llm_model=MODEL, llm_concurrency=conc)
     runner = InProcess(sessions, settings)
     start = time.perf_counter()
-    nxt = generate(sessions, steps[0], connect(settings))  # client + store
+    nxt = generate(sessions, steps[0], lambda: connect(settings))  # client + store
     gen_wall = time.perf_counter() - start
     runner.send([nxt])                                          # verify + curate
     job_wall = time.perf_counter() - start

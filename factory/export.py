@@ -43,10 +43,13 @@ class ExportResult:
 
 def _query(kind: Kind, f: ExportFilter) -> Select[Any]:
     table = SftExample if kind == "sft" else PreferencePair
+    gen_id = SftExample.generation_id if kind == "sft" else PreferencePair.chosen_generation_id
     q = (select(table, Job.strategy, Job.model, Job.id, Prompt.template_id,
-                Prompt.template_version, Prompt.seed_item_id)
+                Prompt.template_version, Prompt.seed_item_id, Generation.sampling,
+                Generation.seed)
          .join(Job, Job.id == table.job_id)
          .outerjoin(Prompt, Prompt.id == table.prompt_id)
+         .outerjoin(Generation, Generation.id == gen_id)
          .order_by(table.id))
     if f.job_id is not None:
         q = q.where(table.job_id == f.job_id)
@@ -65,24 +68,17 @@ def _verifiers(session: Session, generation_id: int | None) -> list[dict[str, An
     return [{"name": n, "version": v, "score": s} for n, v, s in rows]
 
 
-def _sampling(session: Session, generation_id: int | None) -> dict[str, Any] | None:
-    if generation_id is None:
-        return None
-    row = session.execute(select(Generation.sampling, Generation.seed, Generation.model)
-                          .where(Generation.id == generation_id)).first()
-    return None if row is None else {**row[0], "seed": row[1], "model": row[2]}
-
-
 def _lines(session: Session, kind: Kind, f: ExportFilter
            ) -> Iterator[tuple[dict[str, Any], str, int]]:
     system = [{"role": "system", "content": f.system}] if f.system else []
-    for row, strategy, model, job_id, template, tversion, seed_item in session.execute(
-            _query(kind, f)).yield_per(500):
+    for row, strategy, model, job_id, template, tversion, seed_item, sampling, seed in \
+            session.execute(_query(kind, f)).yield_per(500):
         gen_id = row.generation_id if kind == "sft" else row.chosen_generation_id
         meta = {"strategy": strategy, "job": job_id, "model": model, "template": template,
                 "template_version": tversion, "seed_item": seed_item, "score": row.score,
                 "verifiers": _verifiers(session, gen_id),
-                "sampling": _sampling(session, gen_id), **row.meta}
+                "sampling": None if sampling is None else {**sampling, "seed": seed},
+                **row.meta}
         if kind == "sft":
             line = {"messages": system + row.messages}
         else:

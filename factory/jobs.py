@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from db.base import utcnow
 from db.models import Batch, Generation, Job, PreferencePair, Prompt, SeedItem, SeedSet, SftExample
+from factory.prompts import template_version
 from factory.strategies import get_strategy
 from factory.strategies.base import Strategy, StrategyParams
 
@@ -84,7 +85,7 @@ def create_job(session: Session, strategy: str, seed_set: SeedSet, params: dict[
         for spec in instance.build_prompts(payload):
             prompts.append({"job_id": job.id, "batch_id": batch.id, "seed_item_id": item_id,
                             "variant": spec.variant, "template_id": spec.template_id,
-                            "template_version": spec.template_id.rsplit("_", 1)[-1],
+                            "template_version": template_version(spec.template_id),
                             "messages": spec.messages, "reference": spec.reference})
     _insert(session, prompts)
     return job

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -72,7 +73,10 @@ def _load(session: Session, step: Step) -> tuple[Batch, Strategy] | None:
     return batch, strategy_for(job)
 
 
-def generate(sessions: sessionmaker[Session], step: Step, llm: LLM) -> Step | None:
+def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM]
+             ) -> Step | None:
+    """Ask the model for this round's samples; the client is made only if something is asked
+    and is closed before the rows are written."""
     with sessions.begin() as session:
         if (loaded := _load(session, step)) is None:
             return None
@@ -91,7 +95,7 @@ def generate(sessions: sessionmaker[Session], step: Step, llm: LLM) -> Step | No
                 asks.append((p, strategy.sampling(want, seed)))
         session.expunge_all()
 
-    results = asyncio.run(_run(llm, asks)) if asks else []
+    results = asyncio.run(_run(llm_factory(), asks)) if asks else []
 
     rows: list[dict[str, Any]] = []
     for (p, sp), result in zip(asks, results, strict=True):
@@ -195,8 +199,9 @@ def _finish_job_if_complete(session: Session, job_id: int) -> None:
                         .values(status="done"))
 
 
-def run_step(sessions: sessionmaker[Session], step: Step, llm_factory: Any) -> Step | None:
+def run_step(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM]
+             ) -> Step | None:
     """Run one step; ``llm_factory`` makes a model client (only generate steps need one)."""
     if step.stage == "generate":
-        return generate(sessions, step, llm_factory())
+        return generate(sessions, step, llm_factory)
     return verify(sessions, step)

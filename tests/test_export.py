@@ -41,6 +41,7 @@ def test_files_load_with_datasets_and_have_trl_columns(sessions, tmp_path: Path)
     assert meta["strategy"] == "math" and meta["job"] == job_id
     assert meta["model"] == "scripted-arithmetic" and meta["template_version"] == "v1"
     assert meta["verifiers"][0]["name"] == "math-verify"
+    assert meta["sampling"]["temperature"] == 0.7 and isinstance(meta["sampling"]["seed"], int)
 
 
 def test_manifest_records_counts_and_sha256(sessions, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from factory.cli.export_cmd import _run as export_run
 from factory.cli.job_cmd import create, drive
 from factory.cli.model_cmd import build_tiny
 from factory.config import Settings
+from factory.jobs import Progress
 from factory.seeds import SeedFileError, SeedKind, import_seeds
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -46,7 +47,7 @@ def _ensure_server(stack: ExitStack) -> None:
 
 
 def demo(seeds: Path | None = typer.Option(None, help="math seeds JSONL (default: bundled)"),
-         limit_batch: int = typer.Option(50, help="problems per batch"),
+         batch_size: int = typer.Option(50, help="problems per batch"),
          max_samples: int = 16, out_dir: Path = Path("export")) -> None:
     """Run math rejection sampling end to end and export SFT and DPO files."""
     s = settings()
@@ -58,7 +59,7 @@ def demo(seeds: Path | None = typer.Option(None, help="math seeds JSONL (default
     with clean_errors(SeedFileError), sessions().begin() as session:
         seed_set, _ = import_seeds(session, seed_file, SeedKind.math)
         seed_set_id = seed_set.id
-    params = {"batch_size": limit_batch, "max_samples": max_samples,
+    params = {"batch_size": batch_size, "max_samples": max_samples,
               "max_tokens": 64 if tiny else 1024}
     with ExitStack() as stack:
         _ensure_server(stack)
@@ -69,7 +70,7 @@ def demo(seeds: Path | None = typer.Option(None, help="math seeds JSONL (default
     _summary(job_id, progress, time.monotonic() - start)
 
 
-def _summary(job_id: int, progress, wall: float) -> None:
+def _summary(job_id: int, progress: Progress, wall: float) -> None:
     with sessions()() as session:
         ptok, ctok = session.execute(
             select(func.sum(Generation.prompt_tokens), func.sum(Generation.completion_tokens))
