@@ -34,10 +34,10 @@ from db.session import sessionmaker_for  # noqa: E402
 from factory import jobs, model_server  # noqa: E402
 from factory.arithmetic import problems  # noqa: E402
 from factory.config import Settings  # noqa: E402
-from factory.llm import connect  # noqa: E402
+from factory.llm import connect, request_seed  # noqa: E402
 from factory.runner import InProcess  # noqa: E402
 from factory.seeds import SeedKind, import_seeds  # noqa: E402
-from factory.stages import generate, request_seed  # noqa: E402
+from factory.stages import generate  # noqa: E402
 from factory.strategies.math_rejection import MathParams, MathRejectionSampling  # noqa: E402
 
 MODEL = "tiny-qwen2"

@@ -18,7 +18,7 @@ from db.base import utcnow
 from db.models import Batch, Generation, Job, PreferencePair, Prompt, SeedItem, SeedSet, SftExample
 from factory.prompts import template_version
 from factory.strategies import get_strategy
-from factory.strategies.base import Strategy, StrategyParams
+from factory.strategies.base import SeedRejected, Strategy, StrategyParams
 
 QUEUES = ("generate", "verify", "sandbox")
 
@@ -49,7 +49,8 @@ def parse_params(strategy: str, params: dict[str, Any]) -> StrategyParams:
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
-        raise JobError(f"strategy {strategy!r}, parameter {field!r}: {err['msg']}") from exc
+        where = f", parameter {field!r}" if field else ""
+        raise JobError(f"strategy {strategy!r}{where}: {err['msg']}") from exc
 
 
 def create_job(session: Session, strategy: str, seed_set: SeedSet, params: dict[str, Any],
@@ -68,12 +69,13 @@ def create_job(session: Session, strategy: str, seed_set: SeedSet, params: dict[
     session.add(job)
     session.flush()
     instance = cls(parsed)
-    items = session.execute(select(SeedItem.id, SeedItem.ordinal, SeedItem.payload)
+    items = session.execute(select(SeedItem.id, SeedItem.ordinal, SeedItem.line_no,
+                                   SeedItem.payload)
                             .where(SeedItem.seed_set_id == seed_set.id)
                             .order_by(SeedItem.ordinal)).yield_per(1000)
     batch: Batch | None = None
     prompts: list[dict[str, Any]] = []
-    for item_id, ordinal, payload in items:
+    for item_id, ordinal, line_no, payload in items:
         if batch is None or ordinal > batch.first_ordinal + parsed.batch_size - 1:
             _insert(session, prompts)
             prompts = []
@@ -82,7 +84,11 @@ def create_job(session: Session, strategy: str, seed_set: SeedSet, params: dict[
             session.add(batch)
             session.flush()
         batch.last_ordinal = ordinal
-        for spec in instance.build_prompts(payload):
+        try:
+            specs = instance.build_prompts(payload)
+        except SeedRejected as exc:
+            raise JobError(f"{seed_set.source}:{line_no}: {exc}") from exc
+        for spec in specs:
             prompts.append({"job_id": job.id, "batch_id": batch.id, "seed_item_id": item_id,
                             "variant": spec.variant, "template_id": spec.template_id,
                             "template_version": template_version(spec.template_id),

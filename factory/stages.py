@@ -9,8 +9,6 @@ neither duplicates nor loses rows, and only one delivery ever sends the next ste
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -21,17 +19,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import Batch, Generation, Job, PreferencePair, Prompt, SftExample, Verdict
 from db.session import insert_ignore
 from factory.jobs import Step, pending_steps, strategy_for
-from factory.llm import LLM, ChatResult, SamplingParams
-from factory.strategies.base import JudgedSample, Judgement, PromptSpec, Strategy
+from factory.llm import LLM, ChatResult, SamplingParams, request_seed
+from factory.strategies.base import (
+    Ask,
+    Candidate,
+    JudgedSample,
+    Judgement,
+    PromptSpec,
+    Strategy,
+)
 
 MAX_ROUNDS = 64
-
-
-def request_seed(base: int, messages: list[dict[str, str]], variant: str, round: int) -> int:
-    """A per-request seed from the prompt's content, so any re-run, in any store, asks for the
-    same samples."""
-    key = json.dumps([base, messages, variant, round], sort_keys=True).encode()
-    return int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "big") & 0x7FFFFFFF
 
 
 def _spec(p: Prompt) -> PromptSpec:
@@ -42,13 +40,14 @@ def _spec(p: Prompt) -> PromptSpec:
 def _judged(session: Session, batch_id: int, verifier: str) -> dict[int, list[JudgedSample]]:
     rows = session.execute(
         select(Generation.prompt_id, Generation.id, Generation.sample_index, Generation.text,
-               Verdict.passed, Verdict.score, Verdict.details)
+               Generation.role, Generation.round, Verdict.passed, Verdict.score, Verdict.details)
         .join(Prompt, Prompt.id == Generation.prompt_id)
         .join(Verdict, (Verdict.generation_id == Generation.id) & (Verdict.verifier == verifier))
         .where(Prompt.batch_id == batch_id).order_by(Generation.prompt_id, Generation.sample_index))
     out: dict[int, list[JudgedSample]] = defaultdict(list)
-    for prompt_id, gen_id, idx, text, passed, score, details in rows:
+    for prompt_id, gen_id, idx, text, role, round_, passed, score, details in rows:
         out[prompt_id].append(JudgedSample(generation_id=gen_id, sample_index=idx, text=text,
+                                           role=role, round=round_,
                                            judgement=Judgement(passed=passed, score=score,
                                                                details=details)))
     return out
@@ -87,26 +86,28 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
         have = dict(session.execute(
             select(Generation.prompt_id, func.count()).join(Prompt)
             .where(Prompt.batch_id == batch.id).group_by(Generation.prompt_id)).all())
-        asks = []
+        asks: list[tuple[Prompt, Ask, SamplingParams]] = []
         for p in prompts:
-            want = strategy.samples_wanted(step.round, judged.get(p.id, []))
-            if want > 0:
-                seed = request_seed(strategy.params.seed, p.messages, p.variant, step.round)
-                asks.append((p, strategy.sampling(want, seed)))
+            for ask in strategy.asks(_spec(p), step.round, judged.get(p.id, [])):
+                messages = ask.messages or p.messages
+                seed = request_seed(strategy.params.seed, messages, p.variant, step.round)
+                asks.append((p, ask, strategy.sampling(ask.n, seed, ask.json_schema,
+                                                       ask.max_tokens)))
         session.expunge_all()
 
     results = asyncio.run(_run(llm_factory(), asks)) if asks else []
 
     rows: list[dict[str, Any]] = []
-    for (p, sp), result in zip(asks, results, strict=True):
+    for (p, ask, sp), result in zip(asks, results, strict=True):
         for s in result.samples:
             rows.append({
-                "prompt_id": p.id, "job_id": p.job_id, "sample_index": have.get(p.id, 0) + s.index,
-                "round": step.round, "text": s.text, "model": result.model,
+                "prompt_id": p.id, "job_id": p.job_id, "sample_index": have.get(p.id, 0),
+                "round": step.round, "role": ask.role, "text": s.text, "model": result.model,
                 "sampling": sp.recorded(), "seed": sp.seed,
                 "prompt_tokens": result.prompt_tokens, "completion_tokens": s.completion_tokens,
                 "latency_s": result.latency_s, "finish_reason": s.finish_reason,
             })
+            have[p.id] = have.get(p.id, 0) + 1
     with sessions.begin() as session:
         batch = session.get_one(Batch, step.batch_id)
         if not _claim(session, batch, "generate", step.round, "verify", step.round):
@@ -115,14 +116,27 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
     return Step("verify", step.batch_id, step.round, strategy.verify_queue)
 
 
-async def _run(llm: LLM, asks: list[tuple[Prompt, SamplingParams]]) -> list[ChatResult]:
+async def _run(llm: LLM, asks: list[tuple[Prompt, Ask, SamplingParams]]) -> list[ChatResult]:
     try:
-        return list(await asyncio.gather(*(llm.chat(p.messages, sp) for p, sp in asks)))
+        return list(await asyncio.gather(*(llm.chat(ask.messages or p.messages, sp)
+                                           for p, ask, sp in asks)))
     finally:
         await llm.aclose()
 
 
-def verify(sessions: sessionmaker[Session], step: Step) -> Step | None:
+async def _judge_with_model(strategy: Strategy, llm: LLM,
+                            work: list[tuple[PromptSpec, list[Candidate]]]
+                            ) -> list[list[Judgement]]:
+    try:
+        return await strategy.judge_with_model(llm, work)
+    finally:
+        await llm.aclose()
+
+
+def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM]
+           ) -> Step | None:
+    """Judge this round's new samples (by code, or by the model for strategies judged by it),
+    then send the next round or curate the batch."""
     with sessions.begin() as session:
         if (loaded := _load(session, step)) is None:
             return None
@@ -130,7 +144,8 @@ def verify(sessions: sessionmaker[Session], step: Step) -> Step | None:
         prompts = {p.id: p for p in session.scalars(select(Prompt)
                                                     .where(Prompt.batch_id == batch.id))}
         unjudged = session.execute(
-            select(Generation.id, Generation.prompt_id, Generation.text)
+            select(Generation.id, Generation.prompt_id, Generation.text, Generation.role,
+                   Generation.round)
             .join(Prompt, Prompt.id == Generation.prompt_id)
             .outerjoin(Verdict, (Verdict.generation_id == Generation.id)
                        & (Verdict.verifier == strategy.verifier))
@@ -138,13 +153,19 @@ def verify(sessions: sessionmaker[Session], step: Step) -> Step | None:
             .order_by(Generation.id)).all()
         session.expunge_all()
 
-    by_prompt: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for gen_id, prompt_id, text in unjudged:
-        by_prompt[prompt_id].append((gen_id, text))
+    by_prompt: dict[int, list[tuple[int, Candidate]]] = defaultdict(list)
+    for gen_id, prompt_id, text, role, round_ in unjudged:
+        by_prompt[prompt_id].append((gen_id, Candidate(text=text, role=role, round=round_)))
+    work = [(_spec(prompts[pid]), [c for _, c in gens]) for pid, gens in by_prompt.items()]
+    if not work:
+        judgements: list[list[Judgement]] = []
+    elif strategy.judge_needs_model:
+        judgements = asyncio.run(_judge_with_model(strategy, llm_factory(), work))
+    else:
+        judgements = [strategy.judge(spec, cands) for spec, cands in work]
     verdicts: list[dict[str, Any]] = []
-    for prompt_id, gens in by_prompt.items():
-        judgements = strategy.judge(_spec(prompts[prompt_id]), [t for _, t in gens])
-        for (gen_id, _), j in zip(gens, judgements, strict=True):
+    for gens, found in zip(by_prompt.values(), judgements, strict=True):
+        for (gen_id, _), j in zip(gens, found, strict=True):
             verdicts.append({"generation_id": gen_id, "verifier": strategy.verifier,
                              "verifier_version": strategy.verifier_version, "passed": j.passed,
                              "score": j.score, "details": j.details})
@@ -155,7 +176,7 @@ def verify(sessions: sessionmaker[Session], step: Step) -> Step | None:
         judged = _judged(session, batch.id, strategy.verifier)
         next_round = step.round + 1
         more = next_round < MAX_ROUNDS and any(
-            strategy.samples_wanted(next_round, judged.get(pid, [])) > 0 for pid in prompts)
+            strategy.asks(_spec(p), next_round, judged.get(pid, [])) for pid, p in prompts.items())
         if more:
             if not _claim(session, batch, "verify", step.round, "generate", next_round):
                 return None
@@ -201,7 +222,7 @@ def _finish_job_if_complete(session: Session, job_id: int) -> None:
 
 def run_step(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM]
              ) -> Step | None:
-    """Run one step; ``llm_factory`` makes a model client (only generate steps need one)."""
+    """Run one step; ``llm_factory`` makes a model client, called only when one is needed."""
     if step.stage == "generate":
         return generate(sessions, step, llm_factory)
-    return verify(sessions, step)
+    return verify(sessions, step, llm_factory)

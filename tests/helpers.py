@@ -58,3 +58,27 @@ def snapshot(sessions: sessionmaker[Session], job_id: int) -> dict[str, list[Any
     return {"generations": canon(tuple(g) for g in gens), "sft": canon(sft),
             "pairs": canon(tuple(p) for p in pairs), "stats": canon(tuple(x) for x in stats),
             "status": [status]}
+
+
+def seed_job(sessions: sessionmaker[Session], path: Path, strategy: str, kind: SeedKind,
+             records: list[dict[str, Any]], model: str = "scripted", **params: Any) -> int:
+    """A job of ``strategy`` over ``records`` written as a JSONL seed file at ``path``."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    with sessions.begin() as s:
+        seed_set, _ = import_seeds(s, path, kind)
+        job = create_job(s, strategy, seed_set, params, model)
+        s.flush()
+        return job.id
+
+
+def run_in_process(sessions: sessionmaker[Session], job_id: int, llm: Any) -> None:
+    """Run a job here with ``llm`` (a scripted model) as the model for every step."""
+    from factory.config import Settings
+    from factory.jobs import start
+    from factory.runner import InProcess
+
+    runner = InProcess(sessions, Settings(llm_base_url="scripted://arithmetic"))
+    runner.llm_factory = lambda: llm
+    with sessions.begin() as s:
+        steps = start(s, s.get_one(Job, job_id))
+    runner.send(steps)

@@ -16,7 +16,7 @@ from factory.llm import SamplingParams
 from factory.llm.scripted import ScriptedLLM
 from factory.runner import InProcess
 from factory.seeds import SeedKind, import_seeds, read_seeds
-from factory.strategies.base import PromptSpec
+from factory.strategies.base import Candidate, PromptSpec
 from factory.strategies.code_execution import CodeExecutionFeedback, CodeParams
 from tests.test_pipeline import run
 
@@ -80,7 +80,8 @@ def test_without_tests_a_solution_must_agree_with_its_siblings(strategy) -> None
     wrong_but_self_consistent = ("```python\ndef double(x):\n    return x + 1\n```\n"
                                  "```python\nassert double(1) == 2\n```")
     no_tests = "```python\ndef double(x):\n    return 2 * x\n```"
-    verdicts = strategy.judge(spec, [good, good2, wrong_but_self_consistent, no_tests])
+    texts = [good, good2, wrong_but_self_consistent, no_tests]
+    verdicts = strategy.judge(spec, [Candidate(text=t) for t in texts])
     assert [v.passed for v in verdicts] == [True, True, False, False]
     assert verdicts[2].details["own_tests"] is True and verdicts[2].details["agreement"] < 0.5
 

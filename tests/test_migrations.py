@@ -1,7 +1,8 @@
 """The schema migrates up on SQLite and PostgreSQL, and the migrations match the models."""
 
 from alembic import command
-from sqlalchemy import inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
 
 from db.base import Base
 from db.migrate import alembic_config, current
@@ -9,7 +10,8 @@ from db.session import engine_for
 
 
 def test_schema_migrates_up_and_matches_models(store_url: str) -> None:
-    assert current(store_url) == "0001"
+    head = ScriptDirectory.from_config(alembic_config(store_url)).get_current_head()
+    assert current(store_url) == head
     tables = set(inspect(engine_for(store_url)).get_table_names())
     assert set(Base.metadata.tables) <= tables
     # Raises if autogenerate would find a difference between models and migrations.
@@ -21,3 +23,33 @@ def test_generation_unique_key_is_named_by_convention(store_url: str) -> None:
     assert {"name": "uq_generations_prompt_id_sample_index",
             "column_names": ["prompt_id", "sample_index"]} in [
         {"name": u["name"], "column_names": u["column_names"]} for u in uniques]
+
+
+def test_upgrade_from_0001_keeps_generations_and_gives_them_an_empty_role(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0001")
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO seed_sets (id, name, kind, source, content_hash, item_count, created_at)"
+            " VALUES (1, 's', 'math', 'f', 'h', 1, '2026-01-01')"))
+        conn.execute(text("INSERT INTO seed_items (id, seed_set_id, ordinal, line_no, payload)"
+                          " VALUES (1, 1, 0, 1, '{}')"))
+        conn.execute(text(
+            "INSERT INTO jobs (id, name, strategy, seed_set_id, params, model, status,"
+            " created_at, updated_at) VALUES (1, 'j', 'math', 1, '{}', 'm', 'done',"
+            " '2026-01-01', '2026-01-01')"))
+        conn.execute(text(
+            "INSERT INTO batches (id, job_id, \"index\", first_ordinal, last_ordinal, stage,"
+            " round, attempts, updated_at) VALUES (1, 1, 0, 0, 0, 'done', 0, 0, '2026-01-01')"))
+        conn.execute(text(
+            "INSERT INTO prompts (id, job_id, batch_id, seed_item_id, variant, template_id,"
+            " template_version, messages, reference, samples, passed)"
+            " VALUES (1, 1, 1, 1, '', 't', 'v1', '[]', '{}', 1, 1)"))
+        conn.execute(text(
+            "INSERT INTO generations (id, prompt_id, job_id, sample_index, round, text, model,"
+            " sampling, latency_s, created_at) VALUES (1, 1, 1, 0, 0, 'kept', 'm', '{}', 0.1,"
+            " '2026-01-01')"))
+    command.upgrade(alembic_config(url), "head")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT text, role FROM generations")).all() == [("kept", "")]

@@ -23,6 +23,7 @@ from factory.llm import LLMUnavailable
 from factory.llm.openai_client import OpenAIClient
 from factory.runner import InProcess
 from factory.seeds import SeedKind, import_seeds, read_seeds
+from factory.strategies import get_strategy
 from tests.conftest import cli, env_for, free_port
 from tests.helpers import make_job
 from tests.test_pipeline import run
@@ -138,6 +139,10 @@ STRATEGY_RUNS = {
                                                      "max_tokens": 48}),
     "code": (SeedKind.code, "HumanEval.jsonl.gz", 3, {"batch_size": 3, "max_samples": 4,
                                                       "max_tokens": 96}),
+    # 2 prompts x 2 principles x (follow, violate), critiqued by the model as JSON
+    "constitutional": (SeedKind.prompts, "prompts.jsonl", 2, {
+        "batch_size": 2, "only": ["honesty", "helpfulness"], "max_tokens": 48,
+        "judge_max_tokens": 256}),
 }
 
 
@@ -164,8 +169,12 @@ def test_every_strategy_runs_on_vllm_redis_and_postgres(
     with pg() as s:
         assert s.get_one(Job, job_id).status == "done"
         gens = s.scalars(select(Generation).where(Generation.job_id == job_id)).all()
-        judged = s.scalar(select(func.count()).select_from(Verdict)
-                          .join(Generation).where(Generation.job_id == job_id))
-    assert len(gens) >= count * 4 and judged == len(gens)
+        verdicts = s.scalars(select(Verdict).join(Generation)
+                             .where(Generation.job_id == job_id)).all()
+    assert len(gens) >= count * 4 and len(verdicts) == len(gens)
     assert {g.model for g in gens} == {"tiny-qwen2"}
     assert all(g.completion_tokens and g.prompt_tokens for g in gens)
+    if get_strategy(strategy).judge_needs_model:
+        # structured outputs hold even a tiny model's verdicts to the schema
+        assert all(v.details["judge_model"] == "tiny-qwen2" and "error" not in v.details
+                   for v in verdicts), [v.details for v in verdicts]

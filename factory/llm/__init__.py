@@ -8,10 +8,11 @@ from factory.llm.base import (
     LLMUnavailable,
     Sample,
     SamplingParams,
+    request_seed,
 )
 from factory.llm.connect import connect
 
 __all__ = [
     "LLM", "ChatResult", "LLMError", "LLMResponseError", "LLMUnavailable", "Sample",
-    "SamplingParams", "connect",
+    "SamplingParams", "connect", "request_seed",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
@@ -56,3 +58,10 @@ class LLM(Protocol):
     async def chat(self, messages: list[dict[str, str]], params: SamplingParams) -> ChatResult: ...
 
     async def aclose(self) -> None: ...
+
+
+def request_seed(base: int, messages: list[dict[str, str]], variant: str, round: int) -> int:
+    """A per-request seed from the prompt's content, so any re-run, in any store, asks for the
+    same samples."""
+    key = json.dumps([base, messages, variant, round], sort_keys=True).encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "big") & 0x7FFFFFFF

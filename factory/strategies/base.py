@@ -1,8 +1,9 @@
 """The one central abstraction: a strategy.
 
-A strategy declares the seed kind it reads, renders seeds into versioned prompts, says how many
-samples each prompt wants per round, judges samples with a verifier, and curates judged samples
-into SFT examples and preference pairs. It knows nothing of Celery or SQL: the job machinery
+A strategy declares the seed kind it reads, renders seeds into versioned prompts, says what each
+prompt asks of the model per round (how many samples, in which role), judges samples with a
+verifier (code, or the model itself), and curates judged samples into SFT examples and
+preference pairs. It knows nothing of Celery or SQL: the job machinery
 (factory.jobs, factory.stages) feeds it plain pydantic objects and stores what it returns.
 
 Add a strategy by adding a module in this package that subclasses :class:`Strategy` and sets
@@ -16,7 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factory.llm import SamplingParams
+from factory.llm import LLM, SamplingParams
 from factory.seeds import SeedKind
 
 
@@ -44,11 +45,33 @@ class Judgement(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-class JudgedSample(BaseModel):
+class Ask(BaseModel):
+    """One request a prompt needs in a round: ``n`` samples of ``messages`` (the prompt's own
+    when None), stored with ``role`` so later rounds and curation can tell requests apart."""
+
+    n: int = Field(ge=1)
+    role: str = ""
+    messages: list[dict[str, str]] | None = None
+    json_schema: dict[str, Any] | None = None
+    max_tokens: int | None = None
+
+
+class Candidate(BaseModel):
+    """A sample as the judge sees it."""
+
+    text: str
+    role: str = ""
+    round: int = 0
+
+
+class JudgedSample(Candidate):
     generation_id: int
     sample_index: int
-    text: str
     judgement: Judgement
+
+
+class SeedRejected(ValueError):
+    """A seed item this strategy cannot turn into prompts; the message says why."""
 
 
 class SftSpec(BaseModel):
@@ -83,26 +106,41 @@ class Strategy(ABC):
     verifier: ClassVar[str]
     verifier_version: ClassVar[str]
     verify_queue: ClassVar[str] = "verify"
+    judge_needs_model: ClassVar[bool] = False
 
     def __init__(self, params: StrategyParams) -> None:
         self.params = params
 
-    def sampling(self, n: int, seed: int) -> SamplingParams:
+    def sampling(self, n: int, seed: int, json_schema: dict[str, Any] | None = None,
+                 max_tokens: int | None = None) -> SamplingParams:
         p = self.params
         return SamplingParams(n=n, seed=seed, temperature=p.temperature, top_p=p.top_p,
-                              max_tokens=p.max_tokens)
+                              max_tokens=max_tokens or p.max_tokens, json_schema=json_schema)
+
+    def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
+        """The requests a prompt needs in ``round``; none means it is done. Strategies that ask
+        one thing override :meth:`samples_wanted`; those with several roles override this."""
+        want = self.samples_wanted(round, judged)
+        return [Ask(n=want)] if want > 0 else []
+
+    def samples_wanted(self, round: int, judged: list[JudgedSample]) -> int:
+        """New samples a prompt needs in ``round``, given what is judged so far; 0 = done."""
+        raise NotImplementedError(f"{type(self).__name__} overrides neither asks nor "
+                                  "samples_wanted")
+
+    def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
+        """Verdicts for samples of one prompt, in order (strategies judged by code)."""
+        raise NotImplementedError(f"{type(self).__name__} has no judge")
+
+    async def judge_with_model(self, llm: LLM, work: list[tuple[PromptSpec, list[Candidate]]]
+                               ) -> list[list[Judgement]]:
+        """Verdicts for many prompts at once (strategies judged by a model, see
+        :mod:`factory.strategies.model_judge`)."""
+        raise NotImplementedError(f"{type(self).__name__} is not judged by a model")
 
     @abstractmethod
     def build_prompts(self, seed: dict[str, Any]) -> list[PromptSpec]:
         """The prompts one seed item becomes (usually one)."""
-
-    @abstractmethod
-    def samples_wanted(self, round: int, judged: list[JudgedSample]) -> int:
-        """New samples a prompt needs in ``round``, given what is judged so far; 0 = done."""
-
-    @abstractmethod
-    def judge(self, prompt: PromptSpec, texts: list[str]) -> list[Judgement]:
-        """Verdicts for samples of one prompt, in order."""
 
     @abstractmethod
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:

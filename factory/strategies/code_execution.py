@@ -18,10 +18,7 @@ from pydantic import Field
 from factory.prompts import render
 from factory.sandbox_service import sandbox_pool
 from factory.seeds import SeedKind
-from factory.strategies.base import (
-    Judgement,
-    PromptSpec,
-)
+from factory.strategies.base import Candidate, Judgement, PromptSpec
 from factory.strategies.selection import PassFailParams, PassFailStrategy
 from verifiers import code_harness, sandbox
 
@@ -113,7 +110,8 @@ class CodeExecutionFeedback(PassFailStrategy):
                         "stderr": r.stderr[-OUTPUT_KEPT:], "detail": r.detail})
         return [o for o in out if o is not None]
 
-    def judge(self, prompt: PromptSpec, texts: list[str]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
+        texts = [s.text for s in samples]
         ref = prompt.reference
         entry = ref["entry_point"]
         solutions = [solution_source(ref["prompt"], entry, t) for t in texts]

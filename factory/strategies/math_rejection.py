@@ -12,6 +12,7 @@ from typing import Any
 from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
+    Candidate,
     JudgedSample,
     Judgement,
     PromptSpec,
@@ -38,9 +39,9 @@ class MathRejectionSampling(PassFailStrategy):
                            messages=[{"role": "user", "content": content}],
                            reference={"answer": seed["answer"]})]
 
-    def judge(self, prompt: PromptSpec, texts: list[str]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
         gold = prompt.reference["answer"]
-        checks = math_answer.check_many([(gold, t) for t in texts])
+        checks = math_answer.check_many([(gold, s.text) for s in samples])
         return [Judgement(passed=c.correct, score=float(c.correct), details=c.model_dump())
                 for c in checks]
 

@@ -1,0 +1,88 @@
+"""Strategies whose verifier is the model itself.
+
+The judge reads each sample and answers with a verdict that vLLM's structured outputs hold to a
+JSON schema; the verdict (score, reason, the judge's token counts) is stored like any other
+verifier's. A reply that still does not parse is a failed verdict with the reason, never a
+crash. Judging runs on the generate queue, where workers reach the model server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import abstractmethod
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field, ValidationError
+
+from factory.llm import LLM, SamplingParams, request_seed
+from factory.strategies.base import Candidate, Judgement, PromptSpec, Strategy, StrategyParams
+
+RAW_KEPT = 500
+
+
+class ScoreVerdict(BaseModel):
+    """A 1-5 rating with a short reason (bounded, so a small model cannot ramble forever)."""
+
+    score: int = Field(ge=1, le=5)
+    reason: str = Field(max_length=200)
+
+
+class JudgeParams(StrategyParams):
+    min_score: int = Field(4, ge=1, le=5, description="verdicts scoring below this fail")
+    judge_temperature: float = Field(0.0, ge=0)
+    judge_max_tokens: int = Field(160, ge=16)
+
+
+class ModelJudged(Strategy):
+    """Subclasses write the judge's chat for a sample; the verdict schema defaults to a score."""
+
+    verifier = "model-judge"
+    verifier_version = "v1"
+    verify_queue = "generate"
+    judge_needs_model = True
+    Verdict: ClassVar[type[BaseModel]] = ScoreVerdict
+    params: JudgeParams
+
+    @abstractmethod
+    def judge_messages(self, prompt: PromptSpec, sample: Candidate
+                       ) -> list[dict[str, str]] | Judgement:
+        """The judge's chat for one sample, or a verdict given without asking (say, for a
+        sample that does not even parse)."""
+
+    def verdict(self, prompt: PromptSpec, sample: Candidate, reply: Any) -> Judgement:
+        """A parsed reply as a verdict; by default the score against ``min_score``."""
+        return Judgement(passed=reply.score >= self.params.min_score, score=float(reply.score),
+                         details=reply.model_dump())
+
+    async def judge_with_model(self, llm: LLM, work: list[tuple[PromptSpec, list[Candidate]]]
+                               ) -> list[list[Judgement]]:
+        flat = [(prompt, sample) for prompt, samples in work for sample in samples]
+        found = await asyncio.gather(*(self._judge_one(llm, p, s) for p, s in flat))
+        out, i = [], 0
+        for _, samples in work:
+            out.append(list(found[i:i + len(samples)]))
+            i += len(samples)
+        return out
+
+    async def _judge_one(self, llm: LLM, prompt: PromptSpec, sample: Candidate) -> Judgement:
+        asked = self.judge_messages(prompt, sample)
+        if isinstance(asked, Judgement):
+            return asked
+        p = self.params
+        params = SamplingParams(n=1, temperature=p.judge_temperature, max_tokens=p.judge_max_tokens,
+                                seed=request_seed(p.seed, asked, "judge", 0),
+                                json_schema=self.Verdict.model_json_schema())
+        result = await llm.chat(asked, params)
+        text = result.samples[0].text
+        usage = {"judge_model": result.model, "judge_prompt_tokens": result.prompt_tokens,
+                 "judge_completion_tokens": result.samples[0].completion_tokens}
+        try:
+            reply = self.Verdict.model_validate_json(text)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            return Judgement(passed=False, details={
+                "error": f"judge reply is not a valid verdict: {err['msg']}",
+                "raw": text[:RAW_KEPT], **usage})
+        judgement = self.verdict(prompt, sample, reply)
+        judgement.details.update(usage)
+        return judgement
