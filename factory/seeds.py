@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from db.models import SeedItem, SeedSet
 from db.session import insert_ignore
+from factory import passages
+from factory.passages import Window
 
 CHUNK = 1000
 
@@ -30,6 +32,7 @@ class SeedKind(StrEnum):
     code = "code"
     text = "text"
     prompts = "prompts"
+    profiles = "profiles"
 
 
 class SeedFileError(ValueError):
@@ -99,6 +102,17 @@ class TextSeed(_Seed):
     text: str = Field(min_length=1)
     title: str | None = None
     author: str | None = None
+    position: dict[str, int] | None = None
+
+
+class ProfileSeed(_Seed):
+    """A character to role-play: who they are, what they are like, how they talk."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=100)
+    background: str = Field(min_length=1)
+    traits: list[str] = Field(min_length=1)
+    speaking_style: str = Field(min_length=1)
 
 
 class PromptSeed(_Seed):
@@ -112,11 +126,13 @@ SCHEMAS: dict[SeedKind, type[_Seed]] = {
     SeedKind.code: CodeSeed,
     SeedKind.text: TextSeed,
     SeedKind.prompts: PromptSeed,
+    SeedKind.profiles: ProfileSeed,
 }
 
 
-def _file_hash(path: Path, kind: SeedKind) -> str:
-    digest = hashlib.sha256(kind.value.encode() + b"\0")
+def _file_hash(path: Path, kind: SeedKind, window: Window) -> str:
+    extra = f"{window.min_tokens}-{window.max_tokens}" if kind is SeedKind.text else ""
+    digest = hashlib.sha256(kind.value.encode() + b"\0" + extra.encode() + b"\0")
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
@@ -147,11 +163,27 @@ def _decoded(path: Path) -> Iterator[tuple[int, str]]:
             yield line_no, text
 
 
-def _plain_text(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """A plain-text file is one document; the text strategy splits it into passages."""
-    body = "".join(line for _, line in _lines(path))
-    if body.strip():
-        yield 1, {"text": body, "title": path.stem}
+def _plain_text(path: Path, window: Window) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A plain-text file (a Project Gutenberg book, say) streamed as passages; two passes over
+    the file, so memory does not grow with the book."""
+    start, end, header = passages.gutenberg_bounds(line for _, line in _lines(path))
+    about = {"title": header.get("title", path.name.split(".")[0]), "author": header.get("author")}
+    for p in passages.split((line for _, line in _lines(path)), window, start, end):
+        yield p.first_line, {"text": p.text, **about, "position": {
+            "index": p.index, "first_line": p.first_line, "last_line": p.last_line}}
+
+
+def _text_records(path: Path, window: Window) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A JSONL file of documents, each split into passages like a plain-text file."""
+    for line_no, record in _jsonl(path):
+        text = record.get("text")
+        if not isinstance(text, str):
+            yield line_no, record  # validation reports the problem
+            continue
+        for p in passages.split(text.splitlines(), window):
+            yield line_no, {**record, "text": p.text, "position": {
+                "document_line": line_no, "index": p.index, "first_line": p.first_line,
+                "last_line": p.last_line}}
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -169,13 +201,19 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield line_no, record
 
 
-def read_seeds(path: Path, kind: SeedKind) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Validated, normalised records with their line numbers; raises SeedFileError."""
+def read_seeds(path: Path, kind: SeedKind, window: Window | None = None
+               ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Validated, normalised records with their line numbers; raises SeedFileError. Text is
+    split into passages inside ``window`` (tokens)."""
     if not path.is_file():
         raise SeedFileError(f"{path}: no such file")
     schema = SCHEMAS[kind]
-    plain = kind is SeedKind.text and ".jsonl" not in path.suffixes
-    records = _plain_text(path) if plain else _jsonl(path)
+    window = window or Window()
+    if kind is SeedKind.text:
+        plain = ".jsonl" not in path.suffixes
+        records = _plain_text(path, window) if plain else _text_records(path, window)
+    else:
+        records = _jsonl(path)
     for line_no, record in records:
         try:
             yield line_no, schema.model_validate(record).model_dump(exclude_none=True)
@@ -185,11 +223,12 @@ def read_seeds(path: Path, kind: SeedKind) -> Iterator[tuple[int, dict[str, Any]
             raise SeedFileError(f"{path}:{line_no}: field '{field}': {err['msg']}") from exc
 
 
-def import_seeds(session: Session, path: Path, kind: SeedKind, name: str | None = None
-                 ) -> tuple[SeedSet, bool]:
+def import_seeds(session: Session, path: Path, kind: SeedKind, name: str | None = None,
+                 window: Window | None = None) -> tuple[SeedSet, bool]:
     """Store a seed file as a seed set; returns (set, created). Caller owns the transaction,
     so a file that fails half-way leaves nothing behind."""
-    digest = _file_hash(path, kind) if path.is_file() else ""
+    window = window or Window()
+    digest = _file_hash(path, kind, window) if path.is_file() else ""
     existing = session.scalar(select(SeedSet).where(SeedSet.content_hash == digest))
     if existing is not None:
         return existing, False
@@ -199,7 +238,7 @@ def import_seeds(session: Session, path: Path, kind: SeedKind, name: str | None 
     session.flush()
     rows: list[dict[str, Any]] = []
     count = 0
-    for line_no, payload in read_seeds(path, kind):
+    for line_no, payload in read_seeds(path, kind, window):
         rows.append({"seed_set_id": seed_set.id, "ordinal": count, "line_no": line_no,
                      "payload": payload})
         count += 1
@@ -208,6 +247,9 @@ def import_seeds(session: Session, path: Path, kind: SeedKind, name: str | None 
             rows = []
     insert_ignore(session, SeedItem, rows)
     if count == 0:
+        if kind is SeedKind.text:
+            raise SeedFileError(f"{path}: no passage of at least {window.min_tokens} tokens "
+                                "(empty or too short)")
         raise SeedFileError(f"{path}: no seed items (empty file)")
     seed_set.item_count = count
     return seed_set, True

@@ -25,6 +25,7 @@ from factory.strategies.base import (
     Candidate,
     JudgedSample,
     Judgement,
+    JudgeWork,
     PromptSpec,
     Strategy,
 )
@@ -124,8 +125,7 @@ async def _run(llm: LLM, asks: list[tuple[Prompt, Ask, SamplingParams]]) -> list
         await llm.aclose()
 
 
-async def _judge_with_model(strategy: Strategy, llm: LLM,
-                            work: list[tuple[PromptSpec, list[Candidate]]]
+async def _judge_with_model(strategy: Strategy, llm: LLM, work: list[JudgeWork]
                             ) -> list[list[Judgement]]:
     try:
         return await strategy.judge_with_model(llm, work)
@@ -151,6 +151,8 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
                        & (Verdict.verifier == strategy.verifier))
             .where(Prompt.batch_id == batch.id, Verdict.id.is_(None))
             .order_by(Generation.id)).all()
+        before = _judged(session, batch.id, strategy.verifier) if strategy.judge_needs_model \
+            else {}
         session.expunge_all()
 
     by_prompt: dict[int, list[tuple[int, Candidate]]] = defaultdict(list)
@@ -160,7 +162,9 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
     if not work:
         judgements: list[list[Judgement]] = []
     elif strategy.judge_needs_model:
-        judgements = asyncio.run(_judge_with_model(strategy, llm_factory(), work))
+        work_seen = [(spec, cands, before.get(pid, []))
+                     for (spec, cands), pid in zip(work, by_prompt, strict=True)]
+        judgements = asyncio.run(_judge_with_model(strategy, llm_factory(), work_seen))
     else:
         judgements = [strategy.judge(spec, cands) for spec, cands in work]
     verdicts: list[dict[str, Any]] = []

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from db.models import SeedSet
 from factory.cli.common import clean_errors, console, sessions
+from factory.passages import Window
 from factory.seeds import SeedFileError, SeedKind, import_seeds
 
 app = typer.Typer(no_args_is_help=True, help="Seed material: math, code, text, prompts.")
@@ -17,11 +18,15 @@ app = typer.Typer(no_args_is_help=True, help="Seed material: math, code, text, p
 
 @app.command("import")
 def import_(path: Path, kind: SeedKind = typer.Option(..., "--kind"),
-            name: str | None = typer.Option(None, help="defaults to the file name")) -> None:
-    """Import a JSONL file (or plain text for --kind text) as one seed set, all or nothing."""
-    with clean_errors(SeedFileError), console.status(f"importing {path}"), \
+            name: str | None = typer.Option(None, help="defaults to the file name"),
+            min_tokens: int = typer.Option(64, help="text: shortest passage kept"),
+            max_tokens: int = typer.Option(512, help="text: longest passage")) -> None:
+    """Import a JSONL file (or plain text for --kind text, split into passages) as one seed
+    set, all or nothing."""
+    with clean_errors(SeedFileError, ValueError), console.status(f"importing {path}"), \
             sessions().begin() as session:
-        seed_set, created = import_seeds(session, path, kind, name)
+        window = Window(min_tokens, max_tokens)
+        seed_set, created = import_seeds(session, path, kind, name, window)
         msg = "imported" if created else "already imported (same content)"
         console.print(f"seed set [bold]{seed_set.id}[/] {msg}: {seed_set.item_count} items")
 

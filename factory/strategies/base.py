@@ -70,6 +70,10 @@ class JudgedSample(Candidate):
     judgement: Judgement
 
 
+# A prompt, its samples to judge, and its samples judged before (earlier rounds).
+JudgeWork = tuple["PromptSpec", list[Candidate], list[JudgedSample]]
+
+
 class SeedRejected(ValueError):
     """A seed item this strategy cannot turn into prompts; the message says why."""
 
@@ -132,8 +136,7 @@ class Strategy(ABC):
         """Verdicts for samples of one prompt, in order (strategies judged by code)."""
         raise NotImplementedError(f"{type(self).__name__} has no judge")
 
-    async def judge_with_model(self, llm: LLM, work: list[tuple[PromptSpec, list[Candidate]]]
-                               ) -> list[list[Judgement]]:
+    async def judge_with_model(self, llm: LLM, work: list[JudgeWork]) -> list[list[Judgement]]:
         """Verdicts for many prompts at once (strategies judged by a model, see
         :mod:`factory.strategies.model_judge`)."""
         raise NotImplementedError(f"{type(self).__name__} is not judged by a model")

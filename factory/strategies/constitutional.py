@@ -109,7 +109,8 @@ class ConstitutionalFeedback(ModelJudged):
                 {"role": "user", "content": revise}]))
         return out
 
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate) -> list[dict[str, str]]:
+    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
+                       ) -> list[dict[str, str]]:
         content = render(TEMPLATES["critique"], principle=prompt.reference["principle"],
                          request=prompt.messages[-1]["content"], response=sample.text)
         return [{"role": "user", "content": content}]

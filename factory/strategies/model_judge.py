@@ -15,7 +15,15 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, ValidationError
 
 from factory.llm import LLM, SamplingParams, request_seed
-from factory.strategies.base import Candidate, Judgement, PromptSpec, Strategy, StrategyParams
+from factory.strategies.base import (
+    Candidate,
+    JudgedSample,
+    Judgement,
+    JudgeWork,
+    PromptSpec,
+    Strategy,
+    StrategyParams,
+)
 
 RAW_KEPT = 500
 
@@ -44,28 +52,28 @@ class ModelJudged(Strategy):
     params: JudgeParams
 
     @abstractmethod
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate
+    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
                        ) -> list[dict[str, str]] | Judgement:
-        """The judge's chat for one sample, or a verdict given without asking (say, for a
-        sample that does not even parse)."""
+        """The judge's chat for one sample (``before``: the prompt's samples judged in earlier
+        rounds), or a verdict given without asking, say for a sample that does not parse."""
 
     def verdict(self, prompt: PromptSpec, sample: Candidate, reply: Any) -> Judgement:
         """A parsed reply as a verdict; by default the score against ``min_score``."""
         return Judgement(passed=reply.score >= self.params.min_score, score=float(reply.score),
                          details=reply.model_dump())
 
-    async def judge_with_model(self, llm: LLM, work: list[tuple[PromptSpec, list[Candidate]]]
-                               ) -> list[list[Judgement]]:
-        flat = [(prompt, sample) for prompt, samples in work for sample in samples]
-        found = await asyncio.gather(*(self._judge_one(llm, p, s) for p, s in flat))
+    async def judge_with_model(self, llm: LLM, work: list[JudgeWork]) -> list[list[Judgement]]:
+        flat = [(prompt, sample, before) for prompt, samples, before in work for sample in samples]
+        found = await asyncio.gather(*(self._judge_one(llm, *item) for item in flat))
         out, i = [], 0
-        for _, samples in work:
+        for _, samples, _ in work:
             out.append(list(found[i:i + len(samples)]))
             i += len(samples)
         return out
 
-    async def _judge_one(self, llm: LLM, prompt: PromptSpec, sample: Candidate) -> Judgement:
-        asked = self.judge_messages(prompt, sample)
+    async def _judge_one(self, llm: LLM, prompt: PromptSpec, sample: Candidate,
+                         before: list[JudgedSample]) -> Judgement:
+        asked = self.judge_messages(prompt, sample, before)
         if isinstance(asked, Judgement):
             return asked
         p = self.params
