@@ -50,7 +50,8 @@ def parse_params(strategy: str, params: dict[str, Any]) -> StrategyParams:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
         where = f", parameter {field!r}" if field else ""
-        raise JobError(f"strategy {strategy!r}{where}: {err['msg']}") from exc
+        msg = err['msg'].removeprefix("Value error, ")
+        raise JobError(f"strategy {strategy!r}{where}: {msg}") from exc
 
 
 def create_job(session: Session, strategy: str, seed_set: SeedSet, params: dict[str, Any],

@@ -31,7 +31,7 @@ class ServeOptions:
     served_name: str
     port: int
     gpu: bool = False
-    max_model_len: int = 1024
+    max_model_len: int = 4096
     gpu_memory_utilization: float = 0.9
 
     def command(self, python: Path) -> list[str]:

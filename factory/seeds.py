@@ -105,6 +105,11 @@ class TextSeed(_Seed):
     position: dict[str, int] | None = None
 
 
+def passage_source(seed: dict[str, Any]) -> dict[str, Any]:
+    """Where a text seed's passage comes from, as carried into prompts and exported lines."""
+    return {k: seed.get(k) for k in ("title", "author", "position")}
+
+
 class ProfileSeed(_Seed):
     """A character to role-play: who they are, what they are like, how they talk."""
 

@@ -167,7 +167,7 @@ def main() -> None:
 
     config = Qwen2Config(
         vocab_size=len(tok), hidden_size=128, intermediate_size=384, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, head_dim=64, max_position_embeddings=1024,
+        num_attention_heads=2, num_key_value_heads=1, head_dim=64, max_position_embeddings=4096,
         rope_theta=10000.0, tie_word_embeddings=True, eos_token_id=tok.eos_token_id,
         bos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, torch_dtype="float32",
     )

@@ -7,13 +7,16 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import datasets
 import pytest
 from sqlalchemy import func, select
 
-from db.models import Batch, Generation, Job, Prompt, Verdict
+from db.models import Batch, Generation, Job, Prompt, SftExample, Verdict
 from db.session import sessionmaker_for
 from factory import model_server
 from factory.accuracy import measure
@@ -21,6 +24,7 @@ from factory.config import Settings
 from factory.jobs import create_job
 from factory.llm import LLMUnavailable
 from factory.llm.openai_client import OpenAIClient
+from factory.passages import Window
 from factory.runner import InProcess
 from factory.seeds import SeedKind, import_seeds, read_seeds
 from factory.strategies import get_strategy
@@ -134,15 +138,36 @@ def test_server_killed_mid_run_gives_a_clear_error_and_no_half_rows(sessions,
         assert bad == 0
 
 
+@dataclass(frozen=True)
+class Run:
+    kind: SeedKind
+    source: str
+    count: int
+    params: dict[str, Any]
+    gens_per_seed: int = 4  # at least this many samples per seed item
+    window: Window | None = None  # text: short passages, so prompts stay small on CPU
+
+
+SMALL_PASSAGES = Window(30, 80)
 STRATEGY_RUNS = {
-    "math": (SeedKind.math, "arithmetic.jsonl", 12, {"batch_size": 4, "max_samples": 8,
-                                                     "max_tokens": 48}),
-    "code": (SeedKind.code, "HumanEval.jsonl.gz", 3, {"batch_size": 3, "max_samples": 4,
-                                                      "max_tokens": 96}),
+    "math": Run(SeedKind.math, "arithmetic.jsonl", 12, {
+        "batch_size": 4, "max_samples": 8, "max_tokens": 48}),
+    "code": Run(SeedKind.code, "HumanEval.jsonl.gz", 3, {
+        "batch_size": 3, "max_samples": 4, "max_tokens": 96}),
     # 2 prompts x 2 principles x (follow, violate), critiqued by the model as JSON
-    "constitutional": (SeedKind.prompts, "prompts.jsonl", 2, {
+    "constitutional": Run(SeedKind.prompts, "prompts.jsonl", 2, {
         "batch_size": 2, "only": ["honesty", "helpfulness"], "max_tokens": 48,
         "judge_max_tokens": 256}),
+    # min_score 1: every verdict that parses passes, so the passage must reach the SFT table
+    "repurpose": Run(SeedKind.text, "alice_in_wonderland.txt", 3, {
+        "batch_size": 3, "candidates": 2, "max_tokens": 96, "min_score": 1,
+        "judge_max_tokens": 256}, gens_per_seed=2, window=SMALL_PASSAGES),
+    "roleplay": Run(SeedKind.profiles, "profiles.jsonl", 2, {
+        "batch_size": 2, "turns": 1, "candidates": 2, "turn_chars": 80, "max_tokens": 320,
+        "min_score": 1, "judge_max_tokens": 256}, gens_per_seed=2),
+    "roleplay-from-text": Run(SeedKind.text, "alice_in_wonderland.txt", 2, {
+        "batch_size": 2, "turns": 1, "candidates": 1, "turn_chars": 80, "max_tokens": 1200,
+        "min_score": 1, "judge_max_tokens": 256}, gens_per_seed=1, window=SMALL_PASSAGES),
 }
 
 
@@ -150,13 +175,14 @@ STRATEGY_RUNS = {
 def test_every_strategy_runs_on_vllm_redis_and_postgres(
         strategy: str, vllm_url: str, pg_url: str, redis_url: str, workers,
         tmp_path: Path) -> None:
-    kind, source, count, params = STRATEGY_RUNS[strategy]
+    run = STRATEGY_RUNS[strategy]
+    kind, count, params = run.kind, run.count, run.params
     seeds = tmp_path / "seeds.jsonl"
-    seeds.write_text("".join(json.dumps(s) + "\n" for _, s in
-                             list(read_seeds(DATA / source, kind))[:count]))
+    records = islice(read_seeds(DATA / run.source, kind, run.window), count)
+    seeds.write_text("".join(json.dumps(s) + "\n" for _, s in records))
     pg = sessionmaker_for(pg_url)
     with pg.begin() as s:
-        seed_set, _ = import_seeds(s, seeds, kind)
+        seed_set, _ = import_seeds(s, seeds, kind, window=run.window)
         job = create_job(s, strategy, seed_set, params, "tiny-qwen2")
         s.flush()
         job_id = job.id
@@ -171,10 +197,22 @@ def test_every_strategy_runs_on_vllm_redis_and_postgres(
         gens = s.scalars(select(Generation).where(Generation.job_id == job_id)).all()
         verdicts = s.scalars(select(Verdict).join(Generation)
                              .where(Generation.job_id == job_id)).all()
-    assert len(gens) >= count * 4 and len(verdicts) == len(gens)
+    assert len(gens) >= count * run.gens_per_seed and len(verdicts) == len(gens)
     assert {g.model for g in gens} == {"tiny-qwen2"}
     assert all(g.completion_tokens and g.prompt_tokens for g in gens)
     if get_strategy(strategy).judge_needs_model:
         # structured outputs hold even a tiny model's verdicts to the schema
-        assert all(v.details["judge_model"] == "tiny-qwen2" and "error" not in v.details
-                   for v in verdicts), [v.details for v in verdicts]
+        asked = [v for v in verdicts if "judge_model" in v.details]
+        assert asked and all(v.details["judge_model"] == "tiny-qwen2" for v in asked)
+        assert all("error" not in v.details for v in asked), [v.details for v in asked]
+        if params.get("min_score") == 1:  # the threshold lets every parsed verdict through
+            assert all(v.passed for v in asked)
+    if strategy == "repurpose":
+        with pg() as s:
+            sft = s.execute(select(SftExample.messages, Prompt.reference)
+                            .join(Prompt).where(SftExample.job_id == job_id)).all()
+        assert sft and all(m[-1]["content"] == ref["passage"] for m, ref in sft)
+    out = tmp_path / "sft.jsonl"
+    result = cli(env, "export", "sft", "--job", str(job_id), "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all(json.loads(line)["messages"] for line in out.read_text().splitlines())

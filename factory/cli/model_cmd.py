@@ -31,7 +31,7 @@ def build() -> None:
 @app.command("serve")
 def serve(model: str | None = typer.Option(None, help="weights dir or hub id; default tiny"),
           port: int | None = None, gpu: bool = typer.Option(False, help="GPU: prefix caching"),
-          max_model_len: int = 1024, wait_s: float = 300.0) -> None:
+          max_model_len: int = 4096, wait_s: float = 300.0) -> None:
     """Start an OpenAI-compatible vLLM server in the background and wait until it is healthy."""
     s = settings()
     opts = model_server.ServeOptions(model=model or str(s.model_dir), served_name=s.llm_model,

@@ -45,3 +45,9 @@ def spread_pairs(chosen: list[JudgedSample], rejected: list[JudgedSample], m: in
     grid = [(i, j) for i in range(len(chosen)) for j in range(len(rejected))]
     grid.sort(key=lambda ij: max(ij))
     return [(chosen[i], rejected[j]) for i, j in grid[:m]]
+
+
+def best_passing(samples: list[JudgedSample], role: str | None = None) -> list[JudgedSample]:
+    """Distinct passing samples (of ``role``, if given), highest score first."""
+    kept = [s for s in samples if s.judgement.passed and (role is None or s.role == role)]
+    return sorted(distinct(kept), key=lambda s: -(s.judgement.score or 0))

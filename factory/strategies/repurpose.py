@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import Field
 
 from factory.prompts import render
-from factory.seeds import SeedKind
+from factory.seeds import SeedKind, passage_source
 from factory.strategies.base import (
     Candidate,
     Curation,
@@ -20,7 +20,7 @@ from factory.strategies.base import (
     PromptSpec,
     SftSpec,
 )
-from factory.strategies.curation import distinct
+from factory.strategies.curation import best_passing
 from factory.strategies.model_judge import JudgeParams, ModelJudged
 
 MIN_INSTRUCTION_WORDS = 4
@@ -43,7 +43,7 @@ class LiteraryRepurposing(ModelJudged):
     def build_prompts(self, seed: dict[str, Any]) -> list[PromptSpec]:
         content = render(self.params.template, passage=seed["text"], title=seed.get("title"),
                          author=seed.get("author"))
-        source = {k: seed.get(k) for k in ("title", "author", "position")}
+        source = passage_source(seed)
         return [PromptSpec(template_id=self.params.template,
                            messages=[{"role": "user", "content": content}],
                            reference={"passage": seed["text"], **source})]
@@ -62,13 +62,12 @@ class LiteraryRepurposing(ModelJudged):
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
         ref = prompt.reference
-        best = sorted(distinct([s for s in judged if s.judgement.passed]),
-                      key=lambda s: -(s.judgement.score or 0))
+        best = best_passing(judged)
         sft = [SftSpec(key=f"sft:{s.generation_id}", generation_id=s.generation_id,
                        messages=[{"role": "user", "content": clean_instruction(s.text)},
                                  {"role": "assistant", "content": ref["passage"]}],
                        score=s.judgement.score,
-                       meta={"source": {k: ref.get(k) for k in ("title", "author", "position")},
+                       meta={"source": passage_source(ref),
                              "judge_reason": s.judgement.details.get("reason")})
                for s in best[:self.params.sft_per_passage]]
         return Curation(sft=sft, flag=None if sft else "no_instruction")

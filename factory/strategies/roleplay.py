@@ -8,12 +8,12 @@ extract a profile from a literary passage (structured output), then writes the c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from factory.prompts import render
-from factory.seeds import SeedKind
+from factory.seeds import SeedKind, passage_source
 from factory.strategies.base import (
     Ask,
     Candidate,
@@ -23,7 +23,7 @@ from factory.strategies.base import (
     PromptSpec,
     SftSpec,
 )
-from factory.strategies.curation import distinct
+from factory.strategies.curation import best_passing
 from factory.strategies.model_judge import JudgeParams, ModelJudged
 
 
@@ -32,13 +32,14 @@ class Profile(BaseModel):
 
     name: str = Field(min_length=1, max_length=60)
     background: str = Field(min_length=1, max_length=400)
-    traits: list[str] = Field(min_length=1, max_length=6)
+    traits: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(min_length=1,
+                                                                              max_length=6)
     speaking_style: str = Field(min_length=1, max_length=200)
 
 
 class Turn(BaseModel):
-    user: str = Field(min_length=1, max_length=300)
-    character: str = Field(min_length=1, max_length=400)
+    user: str = Field(min_length=1)
+    character: str = Field(min_length=1)
 
 
 class Conversation(BaseModel):
@@ -47,6 +48,7 @@ class Conversation(BaseModel):
 
 class RolePlayParams(JudgeParams):
     turns: int = Field(3, ge=1, le=10, description="exchanges per conversation")
+    turn_chars: int = Field(800, ge=20, description="longest user or character message")
     candidates: int = Field(2, ge=1, le=16, description="conversations written per profile")
     sft_per_profile: int = Field(1, ge=0)
     max_tokens: int = 768
@@ -72,6 +74,8 @@ class RolePlay(ModelJudged):
         schema = Conversation.model_json_schema()
         schema["properties"]["turns"].update(minItems=self.params.turns,
                                              maxItems=self.params.turns)
+        for field in schema["$defs"]["Turn"]["properties"].values():
+            field["maxLength"] = self.params.turn_chars  # bounded, or a small model rambles
         return schema
 
     def profile(self, prompt: PromptSpec, judged: list[JudgedSample]) -> dict[str, Any] | None:
@@ -96,8 +100,7 @@ class RolePlay(ModelJudged):
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
         profile = self.profile(prompt, judged)
-        talks = [s for s in judged if s.role == "conversation" and s.judgement.passed]
-        best = sorted(distinct(talks), key=lambda s: -(s.judgement.score or 0))
+        best = best_passing(judged, role="conversation")
         sft = []
         for s in best[:self.params.sft_per_profile]:
             turns = parse_turns(s.text, self.params.turns)
@@ -133,7 +136,7 @@ class RolePlayFromText(RolePlay):
 
     def build_prompts(self, seed: dict[str, Any]) -> list[PromptSpec]:
         content = render("roleplay/extract_v1", passage=seed["text"], title=seed.get("title"))
-        source = {k: seed.get(k) for k in ("title", "author", "position")}
+        source = passage_source(seed)
         return [PromptSpec(template_id="roleplay/extract_v1",
                            messages=[{"role": "user", "content": content}],
                            reference={"source": source})]
