@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
@@ -22,6 +23,7 @@ _SCENE = re.compile(r"^\s*((CHAPTER|BOOK|PART|ACT|SCENE)\b.*|(\*\s*){3,}|#+\s.*)
                     re.IGNORECASE)
 _GUTENBERG_START = re.compile(r"^\*{3}\s*START OF (THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
 _GUTENBERG_END = re.compile(r"^\*{3}\s*END OF (THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
+T = TypeVar("T")
 _HEADER_FIELD = re.compile(r"^(Title|Author):\s*(.+)$")
 
 
@@ -107,8 +109,7 @@ class _Builder:
         self.index = 0
 
     def add(self, paragraph: list[tuple[int, str]]) -> Iterator[Passage]:
-        for piece in _fit(paragraph, self.window.max_tokens):
-            tokens = count_tokens(" ".join(t for _, t in piece))
+        for piece, tokens in _fit(paragraph, self.window.max_tokens):
             if self.open.tokens + tokens > self.window.max_tokens:
                 yield from self._close()
             if self.open.lines:
@@ -146,38 +147,35 @@ class _Builder:
         return passage
 
 
-def _fit(paragraph: list[tuple[int, str]], limit: int) -> Iterator[list[tuple[int, str]]]:
+def _pack(items: Iterable[tuple[T, int]], limit: int) -> Iterator[tuple[list[T], int]]:
+    """Consecutive (item, tokens) grouped greedily into runs of at most ``limit`` tokens (an
+    item over the limit runs alone), each with its total."""
+    run: list[T] = []
+    total = 0
+    for item, tokens in items:
+        if run and total + tokens > limit:
+            yield run, total
+            run, total = [], 0
+        run.append(item)
+        total += tokens
+    if run:
+        yield run, total
+
+
+def _fit(paragraph: list[tuple[int, str]], limit: int
+         ) -> Iterator[tuple[list[tuple[int, str]], int]]:
     """A paragraph in pieces of at most ``limit`` tokens: whole lines where they fit, else a
     long line cut after sentences, else between words."""
-    piece: list[tuple[int, str]] = []
-    tokens = 0
-    for n, line in paragraph:
-        for part in _cut_line(line, limit):
-            t = count_tokens(part)
-            if piece and tokens + t > limit:
-                yield piece
-                piece, tokens = [], 0
-            piece.append((n, part))
-            tokens += t
-    if piece:
-        yield piece
+    return _pack((((n, part), count_tokens(part)) for n, line in paragraph
+                  for part in _cut_line(line, limit)), limit)
 
 
 def _cut_line(line: str, limit: int) -> Iterator[str]:
     if count_tokens(line) <= limit:
         yield line
         return
-    out: list[str] = []
-    tokens = 0
-    for unit in _units(line, limit):
-        t = count_tokens(unit)
-        if out and tokens + t > limit:
-            yield " ".join(out)
-            out, tokens = [], 0
-        out.append(unit)
-        tokens += t
-    if out:
-        yield " ".join(out)
+    for run, _ in _pack(((u, count_tokens(u)) for u in _units(line, limit)), limit):
+        yield " ".join(run)
 
 
 def _units(line: str, limit: int) -> Iterator[str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import Batch, Generation, Job, PreferencePair, Prompt, SftExample, Verdict
 from db.session import insert_ignore
 from factory.jobs import Step, pending_steps, strategy_for
-from factory.llm import LLM, ChatResult, SamplingParams, request_seed
+from factory.llm import LLM, SamplingParams, request_seed
 from factory.strategies.base import (
     Ask,
     Candidate,
@@ -31,6 +31,7 @@ from factory.strategies.base import (
 )
 
 MAX_ROUNDS = 64
+T = TypeVar("T")
 
 
 def _spec(p: Prompt) -> PromptSpec:
@@ -87,19 +88,20 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
         have = dict(session.execute(
             select(Generation.prompt_id, func.count()).join(Prompt)
             .where(Prompt.batch_id == batch.id).group_by(Generation.prompt_id)).all())
-        asks: list[tuple[Prompt, Ask, SamplingParams]] = []
+        asks: list[tuple[Prompt, Ask, list[dict[str, str]], SamplingParams]] = []
         for p in prompts:
             for ask in strategy.asks(_spec(p), step.round, judged.get(p.id, [])):
                 messages = ask.messages or p.messages
                 seed = request_seed(strategy.params.seed, messages, p.variant, step.round)
-                asks.append((p, ask, strategy.sampling(ask.n, seed, ask.json_schema,
-                                                       ask.max_tokens)))
+                asks.append((p, ask, messages, strategy.sampling(ask.n, seed, ask.json_schema,
+                                                                 ask.max_tokens)))
         session.expunge_all()
 
-    results = asyncio.run(_run(llm_factory(), asks)) if asks else []
+    results = _with_model(llm_factory, lambda llm: asyncio.gather(
+        *(llm.chat(messages, sp) for _, _, messages, sp in asks))) if asks else []
 
     rows: list[dict[str, Any]] = []
-    for (p, ask, sp), result in zip(asks, results, strict=True):
+    for (p, ask, _, sp), result in zip(asks, results, strict=True):
         for s in result.samples:
             rows.append({
                 "prompt_id": p.id, "job_id": p.job_id, "sample_index": have.get(p.id, 0),
@@ -117,20 +119,16 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
     return Step("verify", step.batch_id, step.round, strategy.verify_queue)
 
 
-async def _run(llm: LLM, asks: list[tuple[Prompt, Ask, SamplingParams]]) -> list[ChatResult]:
-    try:
-        return list(await asyncio.gather(*(llm.chat(ask.messages or p.messages, sp)
-                                           for p, ask, sp in asks)))
-    finally:
-        await llm.aclose()
+def _with_model(llm_factory: Callable[[], LLM], use: Callable[[LLM], Awaitable[T]]) -> T:
+    """Run ``use`` with a fresh model client, closed whatever happens."""
+    async def run() -> T:
+        llm = llm_factory()
+        try:
+            return await use(llm)
+        finally:
+            await llm.aclose()
 
-
-async def _judge_with_model(strategy: Strategy, llm: LLM, work: list[JudgeWork]
-                            ) -> list[list[Judgement]]:
-    try:
-        return await strategy.judge_with_model(llm, work)
-    finally:
-        await llm.aclose()
+    return asyncio.run(run())
 
 
 def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM]
@@ -158,15 +156,14 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
     by_prompt: dict[int, list[tuple[int, Candidate]]] = defaultdict(list)
     for gen_id, prompt_id, text, role, round_ in unjudged:
         by_prompt[prompt_id].append((gen_id, Candidate(text=text, role=role, round=round_)))
-    work = [(_spec(prompts[pid]), [c for _, c in gens]) for pid, gens in by_prompt.items()]
+    work: list[JudgeWork] = [(_spec(prompts[pid]), [c for _, c in gens], before.get(pid, []))
+                             for pid, gens in by_prompt.items()]
     if not work:
         judgements: list[list[Judgement]] = []
     elif strategy.judge_needs_model:
-        work_seen = [(spec, cands, before.get(pid, []))
-                     for (spec, cands), pid in zip(work, by_prompt, strict=True)]
-        judgements = asyncio.run(_judge_with_model(strategy, llm_factory(), work_seen))
+        judgements = _with_model(llm_factory, lambda llm: strategy.judge_with_model(llm, work))
     else:
-        judgements = [strategy.judge(spec, cands) for spec, cands in work]
+        judgements = [strategy.judge(spec, cands) for spec, cands, _ in work]
     verdicts: list[dict[str, Any]] = []
     for gens, found in zip(by_prompt.values(), judgements, strict=True):
         for (gen_id, _), j in zip(gens, found, strict=True):

@@ -2,6 +2,7 @@
 with a scripted model whose critic believes a response follows iff it says FOLLOW."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -64,8 +65,7 @@ def test_default_constitution_has_the_five_principles() -> None:
 ])
 def test_malformed_constitution_is_a_clear_error(tmp_path: Path, text: str, problem: str
                                                  ) -> None:
-    with pytest.raises(ConstitutionError, match="constitution.yaml: .*" + __import__("re")
-                       .escape(problem)):
+    with pytest.raises(ConstitutionError, match="constitution.yaml: .*" + re.escape(problem)):
         load_constitution(write(tmp_path, text))
 
 
@@ -107,9 +107,8 @@ def test_pairs_follow_against_violate_and_exports_the_principle(sessions, tmp_pa
             assert "FOLLOW" not in pair.rejected[0]["content"]
         assert len(s.scalars(select(SftExample)).all()) == 3
     out = tmp_path / "dpo.jsonl"
-    export_session = sessions()
-    export(export_session, "dpo", out, ExportFilter(job_id=job_id))
-    export_session.close()
+    with sessions() as s:
+        export(s, "dpo", out, ExportFilter(job_id=job_id))
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(line["metadata"]["principle"] for line in lines) == ["honesty", "honesty",
                                                                        "privacy"]
