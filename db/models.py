@@ -189,3 +189,40 @@ class Judgment(Base):
     skipped: Mapped[bool] = mapped_column(default=False)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TagOntology(Base):
+    """The normalised tags of a tagging job's instructions (InsTag), built with ``settings``."""
+
+    __tablename__ = "tag_ontologies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    settings: Mapped[dict[str, Any]]
+    embedder: Mapped[str | None] = mapped_column(String(100))
+    instructions: Mapped[int]
+    raw_tags: Mapped[int]
+    dropped: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OntologyTag(Base):
+    __tablename__ = "ontology_tags"
+    __table_args__ = (UniqueConstraint("ontology_id", "tag"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ontology_id: Mapped[int] = mapped_column(ForeignKey("tag_ontologies.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(200))
+    count: Mapped[int]
+    variants: Mapped[list[Any]]
+
+
+class InstructionTags(Base):
+    """One instruction's normalised tags in an ontology; complexity is how many there are."""
+
+    __tablename__ = "instruction_tags"
+    __table_args__ = (UniqueConstraint("ontology_id", "prompt_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ontology_id: Mapped[int] = mapped_column(ForeignKey("tag_ontologies.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    seed_item_id: Mapped[int] = mapped_column(ForeignKey("seed_items.id"))
+    tags: Mapped[list[Any]]
+    complexity: Mapped[int]

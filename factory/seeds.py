@@ -237,13 +237,46 @@ def import_seeds(session: Session, path: Path, kind: SeedKind, name: str | None 
     existing = session.scalar(select(SeedSet).where(SeedSet.content_hash == digest))
     if existing is not None:
         return existing, False
-    seed_set = SeedSet(name=name or path.stem, kind=kind.value, source=str(path),
-                       content_hash=digest)
+    seed_set = _store(session, name or path.stem, kind, str(path), digest,
+                      read_seeds(path, kind, window))
+    if seed_set.item_count == 0:
+        if kind is SeedKind.text:
+            raise SeedFileError(f"{path}: no passage of at least {window.min_tokens} tokens "
+                                "(empty or too short)")
+        raise SeedFileError(f"{path}: no seed items (empty file)")
+    return seed_set, True
+
+
+def derive_seed_set(session: Session, name: str, kind: SeedKind, source: str,
+                    records: list[dict[str, Any]]) -> tuple[SeedSet, bool]:
+    """A seed set made by the factory itself (a selection, evolved instructions), so any
+    strategy can take it; records are validated like a file's, and the same records give the
+    same set. Returns (set, created)."""
+    digest = hashlib.sha256(kind.value.encode() + b"\0")
+    valid = []
+    for i, record in enumerate(records, 1):
+        try:
+            payload = SCHEMAS[kind].model_validate(record).model_dump(exclude_none=True)
+        except ValidationError as exc:
+            raise SeedFileError(f"{source}: record {i}: {exc.errors()[0]['msg']}") from exc
+        digest.update(json.dumps(payload, sort_keys=True).encode() + b"\n")
+        valid.append((i, payload))
+    if not valid:
+        raise SeedFileError(f"{source}: nothing to store (no records)")
+    existing = session.scalar(select(SeedSet).where(SeedSet.content_hash == digest.hexdigest()))
+    if existing is not None:
+        return existing, False
+    return _store(session, name, kind, source, digest.hexdigest(), iter(valid)), True
+
+
+def _store(session: Session, name: str, kind: SeedKind, source: str, digest: str,
+           records: Iterator[tuple[int, dict[str, Any]]]) -> SeedSet:
+    seed_set = SeedSet(name=name, kind=kind.value, source=source, content_hash=digest)
     session.add(seed_set)
     session.flush()
     rows: list[dict[str, Any]] = []
     count = 0
-    for line_no, payload in read_seeds(path, kind, window):
+    for line_no, payload in records:
         rows.append({"seed_set_id": seed_set.id, "ordinal": count, "line_no": line_no,
                      "payload": payload})
         count += 1
@@ -251,10 +284,5 @@ def import_seeds(session: Session, path: Path, kind: SeedKind, name: str | None 
             insert_ignore(session, SeedItem, rows)
             rows = []
     insert_ignore(session, SeedItem, rows)
-    if count == 0:
-        if kind is SeedKind.text:
-            raise SeedFileError(f"{path}: no passage of at least {window.min_tokens} tokens "
-                                "(empty or too short)")
-        raise SeedFileError(f"{path}: no seed items (empty file)")
     seed_set.item_count = count
-    return seed_set, True
+    return seed_set

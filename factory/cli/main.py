@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from db.migrate import current, upgrade
 from factory.cli import (
     export_cmd,
+    instag_cmd,
     job_cmd,
     model_cmd,
     sandbox_cmd,
@@ -29,6 +30,7 @@ app.add_typer(export_cmd.app, name="export")
 app.add_typer(model_cmd.app, name="model")
 app.add_typer(verify_cmd.app, name="verify")
 app.add_typer(sandbox_cmd.app, name="sandbox")
+app.add_typer(instag_cmd.app, name="instag")
 app.command("worker")(worker_cmd.worker)
 app.command("demo")(demo)
 

@@ -115,7 +115,8 @@ class ConstitutionalFeedback(ModelJudged):
                          request=prompt.messages[-1]["content"], response=sample.text)
         return [{"role": "user", "content": content}]
 
-    def verdict(self, prompt: PromptSpec, sample: Candidate, reply: Any) -> Judgement:
+    def verdict(self, prompt: PromptSpec, sample: Candidate, reply: Any,
+                before: list[JudgedSample]) -> Judgement:
         ok = (reply.verdict == "follows") == (sample.role == "follow")
         return Judgement(passed=ok, score=float(ok),
                          details={**reply.model_dump(), "side": sample.role,

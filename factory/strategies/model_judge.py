@@ -57,7 +57,8 @@ class ModelJudged(Strategy):
         """The judge's chat for one sample (``before``: the prompt's samples judged in earlier
         rounds), or a verdict given without asking, say for a sample that does not parse."""
 
-    def verdict(self, prompt: PromptSpec, sample: Candidate, reply: Any) -> Judgement:
+    def verdict(self, prompt: PromptSpec, sample: Candidate, reply: Any,
+                before: list[JudgedSample]) -> Judgement:
         """A parsed reply as a verdict; by default the score against ``min_score``."""
         return Judgement(passed=reply.score >= self.params.min_score, score=float(reply.score),
                          details=reply.model_dump())
@@ -91,6 +92,6 @@ class ModelJudged(Strategy):
             return Judgement(passed=False, details={
                 "error": f"judge reply is not a valid verdict: {err['msg']}",
                 "raw": text[:RAW_KEPT], **usage})
-        judgement = self.verdict(prompt, sample, reply)
+        judgement = self.verdict(prompt, sample, reply, before)
         judgement.details.update(usage)
         return judgement
