@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 scripts/services.sh
 scripts/docker.sh
 [ -x .venv/bin/python ] || ${PYTHON:-python3} -m venv .venv
-.venv/bin/python -m pip install -q -e '.[test]'
+# torch first, pinned: pip takes the CPU build on disk; unpinned, the embedding model of the
+# instag extra would pull a CUDA build of several GB.
+.venv/bin/python -m pip install -q torch==2.13.0
+.venv/bin/python -m pip install -q -e '.[test,instag]'
 scripts/install_vllm.sh
 .venv/bin/factory model build
