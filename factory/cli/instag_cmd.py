@@ -25,12 +25,14 @@ def build(job: int = typer.Option(..., help="a finished instag (tagging) job"),
           min_count: int = typer.Option(2, help="drop tags on fewer instructions"),
           similarity: float = typer.Option(0.8, help="cosine to merge synonyms; 0: rules only"),
           association: float = typer.Option(0.9, help="co-occurrence share to merge two tags"),
+          support: int = typer.Option(3, help="instructions two tags share to be merged"),
           synonym: list[str] = typer.Option([], help="extra rule VARIANT=TAG, repeatable")) -> None:
     """Normalise a tagging job's raw tags into an ontology (stored; see `show`)."""
     with clean_errors(*ERRORS, ValueError):
         rules = dict(s.split("=", 1) for s in synonym)
         settings = OntologySettings(min_count=min_count, similarity=similarity,
-                                    association=association, synonyms=rules)
+                                    association=association, association_support=support,
+                                    synonyms=rules)
         with console.status("building the ontology"), sessions().begin() as session:
             row = store.build_ontology(session, job, settings,
                                        MiniLM() if similarity > 0 else None)

@@ -8,7 +8,9 @@ The steps, in order:
 3. frequency: tags on fewer than ``min_count`` instructions are dropped; merging comes first so
    spellings of one intention pool their counts before the cut;
 4. association: two tags that nearly always come together (each on at least ``association`` of
-   the other's instructions) become one, named after the more frequent.
+   the other's instructions, and on at least ``association_support`` instructions together, so
+   two one-off tags of one instruction are not "always together") become one, named after the
+   more frequent.
 
 Every step is deterministic: ties break on the tag's text, and the embedder is a fixed model.
 """
@@ -30,6 +32,7 @@ class OntologySettings(BaseModel):
     min_count: int = Field(2, ge=1, description="drop tags on fewer instructions than this")
     similarity: float = Field(0.8, ge=0, le=1, description="cosine to merge; 0 = rules only")
     association: float = Field(0.9, gt=0, le=1, description="co-occurrence share to merge")
+    association_support: int = Field(3, ge=2, description="instructions a merged pair shares")
     synonyms: dict[str, str] = Field(default_factory=dict, description="extra whole-tag rules")
 
 
@@ -74,7 +77,7 @@ def build(raw: Sequence[Sequence[str]], settings: OntologySettings,
     counts = Counter(t for tags in merged for t in tags)
     dropped = {t: n for t, n in counts.items() if n < settings.min_count}
     merged = [{t for t in tags if t not in dropped} for tags in merged]
-    joined = _associate(merged, settings.association, settings.min_count)
+    joined = _associate(merged, settings.association, settings.association_support)
     final = [sorted({joined[t] for t in tags}) for tags in merged]
     counts = Counter(t for tags in final for t in tags)
     for (spelling, c), n in sorted(spellings.items()):
@@ -127,7 +130,7 @@ def _merge_synonyms(counts: Counter[str], similarity: float, embedder: Embedder 
     return head
 
 
-def _associate(instructions: list[set[str]], share: float, min_count: int) -> dict[str, str]:
+def _associate(instructions: list[set[str]], share: float, support: int) -> dict[str, str]:
     """Tags folded into a more frequent one they (almost) always come with."""
     counts = Counter(t for tags in instructions for t in tags)
     together: Counter[tuple[str, str]] = Counter()
@@ -136,7 +139,7 @@ def _associate(instructions: list[set[str]], share: float, min_count: int) -> di
     rank = {t: (-n, t) for t, n in counts.items()}
     joined = {t: t for t in counts}
     for (a, b), n in sorted(together.items()):
-        if n < min_count or n < share * counts[a] or n < share * counts[b]:
+        if n < support or n < share * counts[a] or n < share * counts[b]:
             continue
         keep, fold = sorted((a, b), key=rank.__getitem__)
         keep, fold = _root(joined, keep), _root(joined, fold)

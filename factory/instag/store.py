@@ -60,7 +60,7 @@ def _passing(session: Session, job_id: int) -> Iterator[tuple[Prompt, Generation
         .join(Generation, Generation.prompt_id == Prompt.id)
         .join(Verdict, Verdict.generation_id == Generation.id)
         .where(Prompt.job_id == job_id, Verdict.passed.is_(True))
-        .order_by(Prompt.id, Generation.round, Generation.sample_index)).tuples()
+        .order_by(Prompt.id, Generation.round, Generation.sample_index))
 
 
 def build_ontology(session: Session, job_id: int, settings: onto.OntologySettings,
@@ -128,7 +128,7 @@ def select_instructions(session: Session, ontology_id: int, n: int,
     rows = session.execute(select(InstructionTags, SeedItem.payload)
                            .join(SeedItem, SeedItem.id == InstructionTags.seed_item_id)
                            .where(InstructionTags.ontology_id == ontology_id)
-                           .order_by(InstructionTags.id)).tuples().all()
+                           .order_by(InstructionTags.id)).all()
     pool = [Candidate(id=it.id, tags=frozenset(it.tags)) for it, _ in rows]
     by_id = {it.id: (it, payload) for it, payload in rows}
     all_tags = {t.tag for t in ontology_tags(session, ontology_id)}
