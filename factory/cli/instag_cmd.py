@@ -76,7 +76,8 @@ def export(ontology: int, out: Path = typer.Option(Path("export/ontology.jsonl")
 
 
 @app.command("select")
-def select_(ontology: int = typer.Option(...), n: int = typer.Option(..., min=1),
+def select_(ontology: int = typer.Option(...),
+            n: int = typer.Option(..., "-n", "--count", min=1, help="instructions to select"),
             name: str | None = None) -> None:
     """Select N instructions, complexity first with greedy tag coverage, as a seed set; print
     its tag coverage against random samples of the same size."""
