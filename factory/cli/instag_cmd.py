@@ -79,8 +79,9 @@ def export(ontology: int, out: Path = typer.Option(Path("export/ontology.jsonl")
 def select_(ontology: int = typer.Option(...),
             n: int = typer.Option(..., "-n", "--count", min=1, help="instructions to select"),
             name: str | None = None) -> None:
-    """Select N instructions, complexity first with greedy tag coverage, as a seed set; print
-    its tag coverage against random samples of the same size."""
+    """Select N instructions (complexity first, greedy tag coverage) as a seed set.
+
+    Prints the selection's tag coverage against random samples of the same size."""
     with clean_errors(*ERRORS), sessions().begin() as session:
         sel = store.select_instructions(session, ontology, n, name)
         cov, base = sel.coverage, sel.baseline
