@@ -87,11 +87,19 @@ def test_tags_that_always_come_together_become_one(fixture_ontology: Ontology) -
     assert "output format" not in {t.tag for t in fixture_ontology.tags}
     # formal tone (2) shares one of length constraint's 3 instructions: not merged
     assert {"formal tone", "length constraint"} <= {t.tag for t in fixture_ontology.tags}
-    raw = [["a", "b"], ["a", "b"], ["a"]]  # b always with a, a with b on 2 of 3
+    raw = [["a", "b"]] * 3 + [["a"]] * 2  # b always with a, a with b on 3 of 5
     loose = build(raw, OntologySettings(similarity=0, association=0.6))
-    assert [(t.tag, t.count) for t in loose.tags] == [("a", 3)]
+    assert [(t.tag, t.count) for t in loose.tags] == [("a", 5)]
     strict = build(raw, OntologySettings(similarity=0, association=0.9))
-    assert [(t.tag, t.count) for t in strict.tags] == [("a", 3), ("b", 2)]
+    assert [(t.tag, t.count) for t in strict.tags] == [("a", 5), ("b", 3)]
+
+
+def test_two_tags_of_too_few_instructions_are_not_always_together() -> None:
+    raw = [["x", "y"], ["x", "y"]]
+    few = build(raw, OntologySettings(min_count=1, similarity=0))  # support 3 by default
+    assert [t.tag for t in few.tags] == ["x", "y"]
+    enough = build(raw, OntologySettings(min_count=1, similarity=0, association_support=2))
+    assert [t.tag for t in enough.tags] == ["x"]
 
 
 def test_normalisation_is_deterministic(minilm: MiniLM, fixture_ontology: Ontology) -> None:

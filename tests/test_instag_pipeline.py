@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from db.models import (
     Generation,
@@ -27,7 +27,7 @@ from tests.helpers import run_in_process, seed_job
 
 WORDS = re.compile(r"[a-z]{5,}")
 PROMPTS = [
-    {"prompt": "Explain photosynthesis and write a haiku about plants.", "category": "science"},
+    {"prompt": "Explain photosynthesis and write a haiku about plants.", "category": "creative"},
     {"prompt": "Translate a greeting into French and explain the grammar."},
     {"prompt": "Compute the average speed of a train travelling quickly."},
     {"prompt": "Please respond with garbage now."},
@@ -116,7 +116,7 @@ def test_ontology_selection_and_evolution_keep_their_lineage(sessions, tmp_path)
             SeedItem.seed_set_id == sel.seed_set.id).order_by(SeedItem.ordinal))]
         assert store.select_instructions(s, ontology_id, 2).created is False  # same set
     assert [p["complexity"] for p in selected] == [6, 6]
-    assert selected[0]["category"] == "science" and selected[0]["tags"]
+    assert selected[0]["category"] == "creative" and selected[0]["tags"]
     assert sel.coverage.share > 0.5
 
     with sessions.begin() as s:
@@ -159,9 +159,13 @@ def test_ontology_selection_and_evolution_keep_their_lineage(sessions, tmp_path)
     assert sorted({i["generation"] for i in items}) == [1, 2]
     assert all(i["parent"]["generation_id"] is None for i in items if i["generation"] == 1)
     assert all(i["parent"]["generation_id"] for i in items if i["generation"] == 2)
-    # evolved instructions carry tags, so they can evolve again
+    # evolved instructions carry tags and categories: they evolve again, or feed any strategy
     with sessions.begin() as s:
-        create_job(s, "evolve", evolved, {}, "scripted")
+        for strategy in ("evolve", "constitutional", "instag"):
+            job = create_job(s, strategy, evolved, {}, "scripted")
+            s.flush()
+            assert s.scalar(select(func.count()).select_from(Prompt)
+                            .where(Prompt.job_id == job.id)) >= len(items)
 
 
 def test_evolution_needs_tagged_instructions(sessions, tmp_path) -> None:
@@ -169,8 +173,13 @@ def test_evolution_needs_tagged_instructions(sessions, tmp_path) -> None:
         seed_job(sessions, tmp_path / "prompts.jsonl", "evolve", SeedKind.prompts, PROMPTS)
 
 
-def test_ontology_of_a_job_that_is_not_tagging_is_refused(sessions, tmp_path) -> None:
+def test_ontology_of_a_job_that_is_not_tagging_or_not_done_is_refused(sessions,
+                                                                        tmp_path) -> None:
     job_id = seed_job(sessions, tmp_path / "p.jsonl", "constitutional", SeedKind.prompts,
                       [{"prompt": "hi"}])
     with sessions.begin() as s, pytest.raises(store.InstagError, match="not 'instag'"):
+        store.build_ontology(s, job_id, OntologySettings(similarity=0), None)
+    job_id = seed_job(sessions, tmp_path / "q.jsonl", "instag", SeedKind.prompts,
+                      [{"prompt": "hi there"}])
+    with sessions.begin() as s, pytest.raises(store.InstagError, match="is created; run it"):
         store.build_ontology(s, job_id, OntologySettings(similarity=0), None)

@@ -50,6 +50,9 @@ def _job(session: Session, job_id: int, strategy: str) -> Job:
         raise InstagError(f"no job {job_id}")
     if job.strategy != strategy:
         raise InstagError(f"job {job_id} is a {job.strategy!r} job, not {strategy!r}")
+    if job.status != "done":
+        raise InstagError(f"job {job_id} is {job.status}; run it to the end first "
+                          f"(factory job run {job_id})")
     return job
 
 
@@ -72,7 +75,7 @@ def build_ontology(session: Session, job_id: int, settings: onto.OntologySetting
     for prompt, _, verdict in _passing(session, job_id):
         first.setdefault(prompt.id, (prompt, tag_names(verdict.details["tags"])))
     if not first:
-        raise InstagError(f"job {job_id} has no tagged instruction yet (run it first)")
+        raise InstagError(f"job {job_id} has no instruction with a valid tag list")
     prompts = list(first.values())
     built = onto.build([tags for _, tags in prompts], settings, embedder)
     row = TagOntology(job_id=job_id, settings=settings.model_dump(),
