@@ -189,6 +189,7 @@ class Judgment(Base):
     skipped: Mapped[bool] = mapped_column(default=False)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(onupdate=utcnow)
 
 
 class TagOntology(Base):
@@ -226,3 +227,14 @@ class InstructionTags(Base):
     seed_item_id: Mapped[int] = mapped_column(ForeignKey("seed_items.id"))
     tags: Mapped[list[Any]]
     complexity: Mapped[int]
+
+
+class AnnotationClaim(Base):
+    """An annotator working on a task: it counts toward the task's k until judged or stale."""
+
+    __tablename__ = "annotation_claims"
+    __table_args__ = (UniqueConstraint("task_id", "annotator_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("annotation_tasks.id", ondelete="CASCADE"))
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"))
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)

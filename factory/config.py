@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     sandbox_memory_mb: int = Field(256, ge=32)
     sandbox_pool_size: int = Field(2, ge=1, description="warm containers per process")
 
+    annotation_k: int = Field(3, ge=1, description="distinct annotators who judge each task")
+    annotation_max_responses: int = Field(4, ge=2, description="responses shown per task")
+    annotation_claim_minutes: float = Field(30, gt=0, description="an unjudged task returns "
+                                            "to the queue after this long")
+
     def masked(self) -> dict[str, Any]:
         """Effective settings with secrets and URL passwords hidden."""
         out: dict[str, Any] = {}

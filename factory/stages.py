@@ -92,9 +92,11 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
         for p in prompts:
             for ask in strategy.asks(_spec(p), step.round, judged.get(p.id, [])):
                 messages = ask.messages or p.messages
-                seed = request_seed(strategy.params.seed, messages, p.variant, step.round)
-                asks.append((p, ask, messages, strategy.sampling(ask.n, seed, ask.json_schema,
-                                                                 ask.max_tokens)))
+                # asks that share messages (several sampling settings) differ by role
+                same = f"{p.variant}|{ask.role}" if ask.messages is None and ask.role \
+                    else p.variant
+                seed = request_seed(strategy.params.seed, messages, same, step.round)
+                asks.append((p, ask, messages, strategy.sampling(ask, seed)))
         session.expunge_all()
 
     results = _with_model(llm_factory, lambda llm: asyncio.gather(

@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from db.migrate import current, upgrade
 from factory.cli import (
+    annotate_cmd,
     export_cmd,
     instag_cmd,
     job_cmd,
@@ -31,6 +32,8 @@ app.add_typer(model_cmd.app, name="model")
 app.add_typer(verify_cmd.app, name="verify")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(instag_cmd.app, name="instag")
+app.add_typer(annotate_cmd.annotators, name="annotators")
+app.add_typer(annotate_cmd.app, name="annotate")
 app.command("worker")(worker_cmd.worker)
 app.command("demo")(demo)
 

@@ -54,6 +54,7 @@ class Ask(BaseModel):
     messages: list[dict[str, str]] | None = None
     json_schema: dict[str, Any] | None = None
     max_tokens: int | None = None
+    temperature: float | None = Field(None, ge=0, description="the job's when None")
 
 
 class Candidate(BaseModel):
@@ -115,11 +116,12 @@ class Strategy(ABC):
     def __init__(self, params: StrategyParams) -> None:
         self.params = params
 
-    def sampling(self, n: int, seed: int, json_schema: dict[str, Any] | None = None,
-                 max_tokens: int | None = None) -> SamplingParams:
+    def sampling(self, ask: Ask, seed: int) -> SamplingParams:
         p = self.params
-        return SamplingParams(n=n, seed=seed, temperature=p.temperature, top_p=p.top_p,
-                              max_tokens=max_tokens or p.max_tokens, json_schema=json_schema)
+        temperature = p.temperature if ask.temperature is None else ask.temperature
+        return SamplingParams(n=ask.n, seed=seed, temperature=temperature, top_p=p.top_p,
+                              max_tokens=ask.max_tokens or p.max_tokens,
+                              json_schema=ask.json_schema)
 
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
         """The requests a prompt needs in ``round``; none means it is done. Strategies that ask

@@ -1,0 +1,1 @@
+"""The Streamlit annotation app: pages that draw factory.annotation, nothing more."""

@@ -1,0 +1,42 @@
+"""Admin pages: task progress, judgments per annotator, agreement, data per strategy."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from annotation_ui.state import require_admin, sessions
+from factory.annotation import stats
+
+
+def progress_page() -> None:
+    require_admin()
+    st.title("Progress")
+    with sessions()() as s:
+        progress = stats.task_progress(s)
+        people = stats.per_annotator(s)
+        alpha, shared = stats.inter_annotator_agreement(s)
+    st.subheader("Tasks per job")
+    st.dataframe(pd.DataFrame(progress), hide_index=True)
+    st.subheader("Judgments per annotator")
+    st.dataframe(pd.DataFrame(people), hide_index=True)
+    st.subheader("Agreement")
+    st.metric("Krippendorff's alpha (ordinal)", "n/a" if alpha is None else f"{alpha:.3f}",
+              help="over tasks judged by two or more annotators")
+    st.caption(f"{shared} tasks judged by two or more annotators")
+
+
+def data_page() -> None:
+    require_admin()
+    st.title("Data produced")
+    with sessions()() as s:
+        rows = stats.data_per_strategy(s)
+    if not rows:
+        st.info("No data yet.")
+        return
+    frame = pd.DataFrame(rows)
+    st.dataframe(frame, hide_index=True)
+    chart = frame.assign(series=frame["source"]).pivot_table(
+        index="strategy", columns="series", values=["sft", "pairs"], aggfunc="sum", fill_value=0)
+    chart.columns = [f"{kind} ({source})" for kind, source in chart.columns]
+    st.bar_chart(chart)

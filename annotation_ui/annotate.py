@@ -1,0 +1,124 @@
+"""The annotator's page: one task at a time, two responses side by side or more as a ranked
+list, with ties, "all bad", skip, a comment, undo and edit of the last judgment."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from annotation_ui.state import User, require_user, sessions, settings
+from annotation_ui.text import show_untrusted
+from factory.annotation import tasks
+from factory.annotation.consensus import Ranking
+
+GUIDELINES = """
+- Judge which response serves the instruction best: correct, complete, honest, safe, and
+  written the way the instruction asks. Length is not quality.
+- **Tie** when neither is better; **all bad** when none is acceptable (you can still order
+  them). **Skip** if you cannot judge this task; someone else will.
+- Keys for two responses: **A** or **B** (better), **T** tie, **X** both bad, **S** skip.
+- Undo or edit your last judgment with the buttons at the top.
+"""
+
+
+def _submit(user: User, task_id: int, ranking: Ranking, all_bad: bool = False,
+            skipped: bool = False) -> None:
+    comment = st.session_state.get(f"comment-{task_id}")
+    try:
+        with sessions().begin() as s:
+            tasks.submit(s, user.id, task_id, ranking, all_bad=all_bad, skipped=skipped,
+                         comment=comment)
+    except tasks.TaskError as exc:
+        st.session_state["flash"] = ("error", str(exc))
+        return
+    st.session_state.pop("editing", None)
+    st.session_state["flash"] = ("success", "Skipped." if skipped else "Saved.")
+
+
+def _undo(user: User) -> None:
+    with sessions().begin() as s:
+        undone = tasks.undo_last(s, user.id)
+    st.session_state.pop("editing", None)
+    st.session_state["flash"] = ("info", f"Took back your judgment of task {undone}."
+                                 if undone else "Nothing to undo.")
+
+
+def _edit(user: User) -> None:
+    st.session_state["editing"] = True
+
+
+def _pairwise(user: User, shown: tasks.Shown) -> None:
+    (a, text_a), (b, text_b) = shown.responses
+    left, right = st.columns(2)
+    for col, label, text in ((left, "A", text_a), (right, "B", text_b)):
+        with col, st.container(border=True):
+            st.subheader(f"Response {label}")
+            show_untrusted(text)
+    tid = shown.task.id
+    cols = st.columns(5)
+    cols[0].button("A is better", key="a", shortcut="A", on_click=_submit,
+                   args=(user, tid, [[a], [b]]), type="primary")
+    cols[1].button("B is better", key="b", shortcut="B", on_click=_submit,
+                   args=(user, tid, [[b], [a]]), type="primary")
+    cols[2].button("Tie", key="tie", shortcut="T", on_click=_submit, args=(user, tid, [[a, b]]))
+    cols[3].button("Both bad", key="bad", shortcut="X", on_click=_submit,
+                   args=(user, tid, [[a, b]]), kwargs={"all_bad": True})
+    cols[4].button("Skip", key="skip", shortcut="S", on_click=_submit, args=(user, tid, []),
+                   kwargs={"skipped": True})
+
+
+def _ranked(user: User, shown: tasks.Shown) -> None:
+    n = len(shown.responses)
+    st.caption("Give each response a rank, 1 = best; equal ranks are ties.")
+    ranks = {}
+    for i, (gen_id, text) in enumerate(shown.responses):
+        with st.container(border=True):
+            st.subheader(f"Response {i + 1}")
+            show_untrusted(text)
+            ranks[gen_id] = st.selectbox(f"Rank of response {i + 1}", range(1, n + 1), index=i,
+                                         key=f"rank-{shown.task.id}-{i}")
+    tiers = [[g for g, r in ranks.items() if r == value] for value in sorted(set(ranks.values()))]
+    tid = shown.task.id
+    cols = st.columns(3)
+    cols[0].button("Submit ranking", key="rank", on_click=_submit, args=(user, tid, tiers),
+                   type="primary")
+    cols[1].button("All bad", key="bad", on_click=_submit, args=(user, tid, tiers),
+                   kwargs={"all_bad": True})
+    cols[2].button("Skip", key="skip", shortcut="S", on_click=_submit, args=(user, tid, []),
+                   kwargs={"skipped": True})
+
+
+def page() -> None:
+    user = require_user()
+    cfg = settings()
+    with sessions().begin() as s:
+        if st.session_state.get("editing"):
+            shown = tasks.edit_last(s, user.id)
+        else:
+            shown = tasks.next_task(s, user.id, cfg.annotation_claim_minutes)
+        done, left = tasks.progress(s, user.id, cfg.annotation_claim_minutes)
+        has_last = tasks.last_judgment(s, user.id) is not None
+    st.title("Rank the responses")
+    st.caption(f"done {done} · left {left}")
+    with st.expander("Guidelines"):
+        st.markdown(GUIDELINES)
+    top = st.columns(2)
+    top[0].button("Undo last", key="undo", shortcut="U", on_click=_undo, args=(user,),
+                  disabled=not has_last)
+    top[1].button("Edit last", key="edit", shortcut="E", on_click=_edit, args=(user,),
+                  disabled=not has_last)
+    if flash := st.session_state.pop("flash", None):
+        getattr(st, flash[0])(flash[1])
+    if shown is None:
+        st.info("No task is waiting for you. Thank you!")
+        return
+    st.markdown(f"**Task {shown.task.id}**" + (" (editing your judgment)"
+                                                if st.session_state.get("editing") else ""))
+    for message in shown.prompt:
+        with st.container(border=True):
+            st.caption(message["role"])
+            show_untrusted(message["content"])
+    if len(shown.responses) == 2:
+        _pairwise(user, shown)
+    else:
+        _ranked(user, shown)
+    st.text_input("Comment (optional)", key=f"comment-{shown.task.id}")

@@ -1,0 +1,73 @@
+"""Annotator accounts. Passwords are hashed with argon2id (argon2-cffi); a failed login takes
+as long whether or not the name exists, so names cannot be probed by timing."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Annotator
+
+MIN_PASSWORD = 8
+
+
+class Role(StrEnum):
+    annotator = "annotator"
+    admin = "admin"
+
+
+class AccountError(ValueError):
+    """An account that cannot be made or changed; the message says why."""
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher().hash("not a password anyone has")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+
+
+def add_annotator(session: Session, name: str, role: Role, password: str) -> Annotator:
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        raise AccountError("a name has 1 to 100 characters")
+    _check_password(password)
+    if session.scalar(select(Annotator).where(Annotator.name == name)) is not None:
+        raise AccountError(f"annotator {name!r} exists already")
+    annotator = Annotator(name=name, role=Role(role).value, password_hash=_hasher().hash(password))
+    session.add(annotator)
+    session.flush()
+    return annotator
+
+
+def set_password(session: Session, name: str, password: str) -> None:
+    _check_password(password)
+    annotator = session.scalar(select(Annotator).where(Annotator.name == name))
+    if annotator is None:
+        raise AccountError(f"no annotator {name!r}")
+    annotator.password_hash = _hasher().hash(password)
+
+
+def authenticate(session: Session, name: str, password: str) -> Annotator | None:
+    """The annotator with this name and password, or None."""
+    annotator = session.scalar(select(Annotator).where(Annotator.name == name.strip()))
+    try:
+        _hasher().verify(annotator.password_hash if annotator else _dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if annotator is not None and _hasher().check_needs_rehash(annotator.password_hash):
+        annotator.password_hash = _hasher().hash(password)
+    return annotator

@@ -1,0 +1,191 @@
+"""Ranking tasks: made from a job's samples, handed out, judged, undone.
+
+A task is one prompt with 2 to K distinct responses, judged by k distinct annotators. Handing
+out is a claim: on PostgreSQL the task row is locked (``FOR UPDATE SKIP LOCKED``) while its
+judgments and live claims are counted, so annotators working at once never take a task past
+k. A claim goes stale after ``claim_minutes`` and stops counting, so an abandoned task returns
+to the queue. Skips do not count toward k; nobody gets a task they judged or skipped again.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from db.base import utcnow
+from db.models import AnnotationClaim, AnnotationTask, Generation, Job, Judgment, Prompt
+from factory.annotation import outputs
+from factory.annotation.consensus import Ranking
+
+
+class TaskError(ValueError):
+    """A task or judgment that cannot be made; the message says why."""
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A task as one annotator sees it: responses in the order shown to them."""
+
+    task: AnnotationTask
+    prompt: list[dict[str, str]]
+    responses: list[tuple[int, str]]  # (generation id, text), in shown order
+
+
+def create_tasks(session: Session, job_id: int, k: int, max_responses: int = 4,
+                 role: str | None = None) -> tuple[int, int]:
+    """Tasks for every prompt of a job with at least two distinct samples (of ``role``, if
+    given); returns (made, prompts left out). Prompts that have a task already are kept."""
+    if session.get(Job, job_id) is None:
+        raise TaskError(f"no job {job_id}")
+    if k < 1 or max_responses < 2:
+        raise TaskError("k must be at least 1 and max_responses at least 2")
+    query = (select(Generation.prompt_id, Generation.id, Generation.text)
+             .where(Generation.job_id == job_id)
+             .order_by(Generation.prompt_id, Generation.round, Generation.sample_index))
+    if role is not None:
+        query = query.where(Generation.role == role)
+    chosen: dict[int, list[int]] = {}
+    seen: dict[int, set[str]] = {}
+    for prompt_id, gen_id, text in session.execute(query):
+        norm = " ".join(text.split())
+        ids, texts = chosen.setdefault(prompt_id, []), seen.setdefault(prompt_id, set())
+        if norm and norm not in texts and len(ids) < max_responses:
+            ids.append(gen_id)
+            texts.add(norm)
+    have = set(session.scalars(select(AnnotationTask.prompt_id)
+                               .where(AnnotationTask.job_id == job_id)))
+    made = left_out = 0
+    for prompt_id, ids in chosen.items():
+        if len(ids) < 2:
+            left_out += 1
+        elif prompt_id not in have:
+            session.add(AnnotationTask(job_id=job_id, prompt_id=prompt_id, generation_ids=ids,
+                                       judgments_wanted=k))
+            made += 1
+    return made, left_out
+
+
+def _available(annotator_id: int, stale: datetime) -> list[Any]:
+    """Conditions of a task this annotator may take: open, not judged or skipped by them,
+    and under k counting judgments and others' live claims."""
+    task_id = AnnotationTask.id
+    judged = (select(func.count()).select_from(Judgment)
+              .where(Judgment.task_id == task_id, Judgment.skipped.is_(False)).scalar_subquery())
+    claimed = (select(func.count()).select_from(AnnotationClaim)
+               .where(AnnotationClaim.task_id == task_id, AnnotationClaim.claimed_at > stale,
+                      AnnotationClaim.annotator_id != annotator_id).scalar_subquery())
+    mine = select(Judgment.task_id).where(Judgment.annotator_id == annotator_id)
+    return [AnnotationTask.status == "open", task_id.not_in(mine),
+            judged + claimed < AnnotationTask.judgments_wanted]
+
+
+def next_task(session: Session, annotator_id: int, claim_minutes: float = 30) -> Shown | None:
+    """The annotator's task: the one they hold, else a new claim on the first open task they
+    have not judged whose judgments and live claims are under k."""
+    held = session.scalar(select(AnnotationClaim.task_id)
+                          .where(AnnotationClaim.annotator_id == annotator_id)
+                          .order_by(AnnotationClaim.claimed_at.desc()))
+    if held is not None:
+        return show(session, session.get_one(AnnotationTask, held), annotator_id)
+    stale = utcnow() - timedelta(minutes=claim_minutes)
+    task = session.scalar(select(AnnotationTask).where(*_available(annotator_id, stale))
+                          .order_by(AnnotationTask.id).limit(1)
+                          .with_for_update(skip_locked=True))
+    if task is None:
+        return None
+    session.execute(delete(AnnotationClaim).where(AnnotationClaim.task_id == task.id,
+                                                  AnnotationClaim.claimed_at <= stale))
+    session.add(AnnotationClaim(task_id=task.id, annotator_id=annotator_id))
+    session.flush()
+    return show(session, task, annotator_id)
+
+
+def shown_order(task: AnnotationTask, annotator_id: int) -> list[int]:
+    """The task's responses in this annotator's order: random, but the same on every visit."""
+    order = list(task.generation_ids)
+    random.Random(f"{task.id}:{annotator_id}").shuffle(order)
+    return order
+
+
+def show(session: Session, task: AnnotationTask, annotator_id: int) -> Shown:
+    order = shown_order(task, annotator_id)
+    texts = dict(session.execute(select(Generation.id, Generation.text)
+                                 .where(Generation.id.in_(order))).all())
+    prompt = session.get_one(Prompt, task.prompt_id)
+    return Shown(task, prompt.messages, [(g, texts[g]) for g in order])
+
+
+def submit(session: Session, annotator_id: int, task_id: int, ranking: Ranking,
+           all_bad: bool = False, skipped: bool = False, comment: str | None = None) -> Judgment:
+    """Record (or replace) the annotator's judgment of a task and update what it yields."""
+    task = session.get(AnnotationTask, task_id, with_for_update=True)
+    if task is None:
+        raise TaskError(f"no task {task_id}")
+    if not skipped:
+        ranked = [g for tier in ranking for g in tier]
+        if sorted(ranked) != sorted(task.generation_ids) or any(not t for t in ranking):
+            raise TaskError(f"a ranking of task {task_id} orders each of its responses once")
+    judgment = session.scalar(select(Judgment).where(Judgment.task_id == task_id,
+                                                     Judgment.annotator_id == annotator_id))
+    if judgment is None:
+        judgment = Judgment(task_id=task_id, annotator_id=annotator_id)
+        session.add(judgment)
+    judgment.shown_order = shown_order(task, annotator_id)
+    judgment.ranking = [] if skipped else ranking
+    judgment.all_bad, judgment.skipped = all_bad and not skipped, skipped
+    judgment.comment = (comment or "").strip()[:2000] or None
+    session.execute(delete(AnnotationClaim).where(AnnotationClaim.task_id == task_id,
+                                                  AnnotationClaim.annotator_id == annotator_id))
+    session.flush()
+    _settle(session, task)
+    return judgment
+
+
+def last_judgment(session: Session, annotator_id: int) -> Judgment | None:
+    return session.scalar(select(Judgment).where(Judgment.annotator_id == annotator_id)
+                          .order_by(func.coalesce(Judgment.updated_at, Judgment.created_at)
+                                    .desc(), Judgment.id.desc()).limit(1))
+
+
+def undo_last(session: Session, annotator_id: int) -> int | None:
+    """Take back the annotator's latest judgment; its task is theirs again, shown next."""
+    judgment = last_judgment(session, annotator_id)
+    if judgment is None:
+        return None
+    task = session.get_one(AnnotationTask, judgment.task_id, with_for_update=True)
+    session.delete(judgment)
+    session.execute(delete(AnnotationClaim).where(AnnotationClaim.annotator_id == annotator_id))
+    session.add(AnnotationClaim(task_id=task.id, annotator_id=annotator_id))
+    session.flush()
+    _settle(session, task)
+    return task.id
+
+
+def edit_last(session: Session, annotator_id: int) -> Shown | None:
+    """The annotator's latest judged task, to judge again (submit replaces the judgment)."""
+    judgment = last_judgment(session, annotator_id)
+    if judgment is None:
+        return None
+    return show(session, session.get_one(AnnotationTask, judgment.task_id), annotator_id)
+
+
+def _settle(session: Session, task: AnnotationTask) -> None:
+    judged = session.scalar(select(func.count()).select_from(Judgment).where(
+        Judgment.task_id == task.id, Judgment.skipped.is_(False))) or 0
+    task.status = "done" if judged >= task.judgments_wanted else "open"
+    outputs.rebuild(session, task)
+
+
+def progress(session: Session, annotator_id: int, claim_minutes: float = 30) -> tuple[int, int]:
+    """(tasks this annotator judged or skipped, open tasks still available to them)."""
+    done = session.scalar(select(func.count()).select_from(Judgment)
+                          .where(Judgment.annotator_id == annotator_id)) or 0
+    stale = utcnow() - timedelta(minutes=claim_minutes)
+    left = session.scalar(select(func.count()).select_from(AnnotationTask)
+                          .where(*_available(annotator_id, stale))) or 0
+    return done, left

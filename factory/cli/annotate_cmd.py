@@ -1,0 +1,91 @@
+"""`factory annotators` and `factory annotate`: accounts, ranking tasks, the web app."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from db.models import Annotator
+from factory.annotation import stats, tasks
+from factory.annotation.accounts import AccountError, Role, add_annotator, set_password
+from factory.cli.common import clean_errors, console, sessions, settings
+
+annotators = typer.Typer(no_args_is_help=True, help="Annotator accounts.")
+app = typer.Typer(no_args_is_help=True, help="Ranking tasks for people, and the web app.")
+
+PASSWORD = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
+                        envvar="FACTORY_NEW_PASSWORD", help="asked for when not given")
+
+
+@annotators.command("add")
+def add(name: str, role: Role = typer.Option(Role.annotator, "--role"),
+        password: str = PASSWORD) -> None:
+    """Make an account (annotator or admin); the password is stored as an argon2 hash."""
+    with clean_errors(AccountError), sessions().begin() as s:
+        a = add_annotator(s, name, role, password)
+        console.print(f"{a.role} [bold]{a.name}[/] added")
+
+
+@annotators.command("passwd")
+def passwd(name: str, password: str = PASSWORD) -> None:
+    """Set a new password."""
+    with clean_errors(AccountError), sessions().begin() as s:
+        set_password(s, name, password)
+    console.print(f"password of {name} changed")
+
+
+@annotators.command("list")
+def list_() -> None:
+    """Accounts and how many tasks each has judged."""
+    table = Table("name", "role", "judgments", "skipped")
+    with sessions()() as s:
+        names = {a.name for a in s.scalars(select(Annotator))}
+        for row in stats.per_annotator(s):
+            table.add_row(row["annotator"], row["role"], str(row["judgments"]),
+                          str(row["skipped"]))
+    console.print(table if names else "no annotators yet: factory annotators add NAME")
+
+
+@app.command("create")
+def create(job: int = typer.Option(..., help="a job whose prompts have several samples"),
+           k: int | None = typer.Option(None, help="annotators per task [settings]"),
+           max_responses: int | None = typer.Option(None, help="responses per task [settings]"),
+           role: str | None = typer.Option(None, help="only samples of this role")) -> None:
+    """Make ranking tasks from a job's samples: one per prompt with 2 or more distinct ones."""
+    cfg = settings()
+    with clean_errors(tasks.TaskError), sessions().begin() as s:
+        made, left_out = tasks.create_tasks(s, job, k or cfg.annotation_k,
+                                            max_responses or cfg.annotation_max_responses, role)
+    console.print(f"{made} tasks made for job {job}; {left_out} prompts have fewer than two "
+                  "distinct responses")
+
+
+@app.command("status")
+def status() -> None:
+    """Task progress per job and inter-annotator agreement."""
+    table = Table("job", "strategy", "tasks", "done", "open", "judgments", "skipped")
+    with sessions()() as s:
+        for r in stats.task_progress(s):
+            table.add_row(*(str(r[c]) for c in ("job", "strategy", "tasks", "done", "open",
+                                                 "judgments", "skipped")))
+        alpha, shared = stats.inter_annotator_agreement(s)
+    console.print(table)
+    shown = "n/a" if alpha is None else f"{alpha:.3f}"
+    console.print(f"Krippendorff's alpha (ordinal): {shown} over {shared} shared tasks")
+
+
+@app.command("app")
+def run_app(port: int = typer.Option(8501), address: str = typer.Option("127.0.0.1")) -> None:
+    """Serve the annotation app (Streamlit) on ADDRESS:PORT."""
+    import annotation_ui
+
+    script = Path(annotation_ui.__file__).parent / "app.py"
+    args = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+            "--server.port", str(port), "--server.address", address,
+            "--browser.gatherUsageStats", "false"]
+    os.execv(sys.executable, args)

@@ -1,0 +1,47 @@
+"""A store with a `respond` job whose prompts have three distinct responses, and accounts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from factory.annotation import tasks
+from factory.annotation.accounts import Role, add_annotator
+from factory.llm import SamplingParams
+from factory.llm.scripted import ScriptedLLM
+from factory.seeds import SeedKind
+from tests.helpers import run_in_process, seed_job
+
+PASSWORD = "correct horse"
+INSTRUCTIONS = ["Name a prime number.", "Describe the sea.", "Say hello in <b>bold</b>.",
+                "Count to three."]
+
+
+def responder(messages: list[dict[str, str]], params: SamplingParams, index: int) -> str:
+    """A different answer per temperature; one of them tries to run a script."""
+    if params.temperature > 0.9:
+        return "<script>window.pwned = 1</script> a hot answer"
+    return f"answer at temperature {params.temperature:g} to: {messages[-1]['content']}"
+
+
+def responses_job(sessions: sessionmaker[Session], tmp: Path, count: int = 4,
+                  temperatures: tuple[float, ...] = (0.3, 0.7, 1.0)) -> int:
+    prompts = INSTRUCTIONS + [f"Write instruction number {i}." for i in range(4, count)]
+    job_id = seed_job(sessions, tmp / "instructions.jsonl", "respond", SeedKind.prompts,
+                      [{"prompt": p} for p in prompts[:count]],
+                      temperatures=list(temperatures))
+    run_in_process(sessions, job_id, ScriptedLLM(responder))
+    return job_id
+
+
+def annotation_store(sessions: sessionmaker[Session], tmp: Path, k: int = 1, count: int = 4,
+                     temperatures: tuple[float, ...] = (0.3, 0.7, 1.0),
+                     people: tuple[str, ...] = ("ann", "bob")) -> tuple[int, dict[str, int]]:
+    """A job with tasks made (k judgments each) and accounts: admin 'root' plus ``people``."""
+    job_id = responses_job(sessions, tmp, count, temperatures)
+    with sessions.begin() as s:
+        tasks.create_tasks(s, job_id, k=k)
+        ids = {name: add_annotator(s, name, Role.annotator, PASSWORD).id for name in people}
+        ids["root"] = add_annotator(s, "root", Role.admin, PASSWORD).id
+    return job_id, ids

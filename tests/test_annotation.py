@@ -1,0 +1,212 @@
+"""Ranking tasks on SQLite and PostgreSQL: accounts, hand-out, k, skips, undo and edit, the
+pairs and SFT lines judgments become, agreement, and two annotators at once (PostgreSQL)."""
+
+import json
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from db.models import AnnotationTask, Annotator, Judgment, PreferencePair, SftExample
+from db.session import sessionmaker_for
+from factory.annotation import tasks
+from factory.annotation.accounts import AccountError, Role, add_annotator, authenticate
+from factory.annotation.consensus import Vote, agreement, best, pairs
+from factory.annotation.stats import data_per_strategy, inter_annotator_agreement
+from factory.export import ExportFilter, export
+from tests.annotation_helpers import PASSWORD, annotation_store, responses_job
+
+
+def test_accounts_hash_passwords_and_check_them(sessions) -> None:
+    with sessions.begin() as s:
+        add_annotator(s, "ann", Role.annotator, PASSWORD)
+        with pytest.raises(AccountError, match="exists already"):
+            add_annotator(s, "ann", Role.admin, "another password")
+        with pytest.raises(AccountError, match="at least 8"):
+            add_annotator(s, "bob", Role.annotator, "short")
+    with sessions.begin() as s:
+        stored = s.scalar(select(Annotator.password_hash))
+        assert stored.startswith("$argon2id$") and PASSWORD not in stored
+        assert authenticate(s, "ann", PASSWORD).name == "ann"
+        assert authenticate(s, "ann", "wrong password") is None
+        assert authenticate(s, "nobody", PASSWORD) is None
+
+
+def test_tasks_are_made_once_per_prompt_from_distinct_responses(sessions, tmp_path) -> None:
+    job_id = responses_job(sessions, tmp_path, temperatures=(0.3, 0.3, 0.7))
+    with sessions.begin() as s:
+        assert tasks.create_tasks(s, job_id, k=2) == (4, 0)
+        assert tasks.create_tasks(s, job_id, k=2) == (0, 0)  # again: nothing new
+        made = s.scalars(select(AnnotationTask)).all()
+    # two asks at 0.3 answer alike: each task holds the two distinct responses
+    assert all(len(t.generation_ids) == 2 and t.judgments_wanted == 2 for t in made)
+    with sessions.begin() as s, pytest.raises(tasks.TaskError, match="no job 99"):
+        tasks.create_tasks(s, 99, k=1)
+
+
+def test_k_distinct_annotators_and_never_the_same_task_twice(store_url, tmp_path) -> None:
+    sessions = sessionmaker_for(store_url)
+    _, ids = annotation_store(sessions, tmp_path, k=2, count=2, people=("ann", "bob", "cy"))
+    seen: dict[str, list[int]] = {}
+    for name in ("ann", "bob", "cy"):
+        while True:
+            with sessions.begin() as s:
+                shown = tasks.next_task(s, ids[name])
+                if shown is None:
+                    break
+                order = [g for g, _ in shown.responses]
+                tasks.submit(s, ids[name], shown.task.id, [[g] for g in order])
+                seen.setdefault(name, []).append(shown.task.id)
+    assert seen["ann"] == seen["bob"] == [1, 2] and "cy" not in seen  # k = 2 reached
+    with sessions() as s:
+        assert set(s.scalars(select(AnnotationTask.status))) == {"done"}
+        counts = s.execute(select(Judgment.task_id, func.count()).group_by(Judgment.task_id))
+        assert dict(counts.all()) == {1: 2, 2: 2}
+
+
+def test_a_skip_does_not_count_and_is_not_offered_again(sessions, tmp_path) -> None:
+    _, ids = annotation_store(sessions, tmp_path, k=1, count=1)
+    with sessions.begin() as s:
+        first = tasks.next_task(s, ids["ann"])
+        tasks.submit(s, ids["ann"], first.task.id, [], skipped=True)
+        assert tasks.next_task(s, ids["ann"]) is None
+        assert tasks.progress(s, ids["ann"]) == (1, 0)
+        again = tasks.next_task(s, ids["bob"])
+        assert again.task.id == first.task.id and again.task.status == "open"
+
+
+def test_a_stale_claim_returns_the_task_to_the_queue(sessions, tmp_path) -> None:
+    _, ids = annotation_store(sessions, tmp_path, k=1, count=1)
+    with sessions.begin() as s:
+        assert tasks.next_task(s, ids["ann"]) is not None
+        assert tasks.next_task(s, ids["bob"]) is None  # ann holds it
+        assert tasks.next_task(s, ids["bob"], claim_minutes=0) is not None
+
+
+def test_positions_are_random_per_annotator_stable_and_stored(sessions, tmp_path) -> None:
+    _, ids = annotation_store(sessions, tmp_path, k=2, count=4, people=("ann", "bob"))
+    orders = {}
+    with sessions.begin() as s:
+        for task in s.scalars(select(AnnotationTask)):
+            orders[task.id] = (tasks.shown_order(task, ids["ann"]),
+                               tasks.shown_order(task, ids["bob"]))
+            assert tasks.shown_order(task, ids["ann"]) == orders[task.id][0]
+        shown = tasks.next_task(s, ids["ann"])
+        assert [g for g, _ in shown.responses] == orders[shown.task.id][0]
+        j = tasks.submit(s, ids["ann"], shown.task.id, [[g] for g, _ in shown.responses])
+        assert j.shown_order == orders[shown.task.id][0]
+    assert any(a != b for a, b in orders.values())
+
+
+def test_rankings_become_pairs_and_the_best_an_sft_line(sessions, tmp_path) -> None:
+    job_id, ids = annotation_store(sessions, tmp_path, k=1, count=1)
+    with sessions.begin() as s:
+        shown = tasks.next_task(s, ids["ann"])
+        a, b, c = [g for g, _ in shown.responses]
+        with pytest.raises(tasks.TaskError, match="orders each of its responses once"):
+            tasks.submit(s, ids["ann"], shown.task.id, [[a], [b]])
+        tasks.submit(s, ids["ann"], shown.task.id, [[a], [b, c]], comment=" clear winner ")
+    with sessions() as s:
+        got = {(p.chosen_generation_id, p.rejected_generation_id)
+               for p in s.scalars(select(PreferencePair))}
+        sft = s.scalars(select(SftExample)).one()
+    assert got == {(a, b), (a, c)}  # b and c are tied: no pair between them
+    assert sft.generation_id == a and sft.meta["comments"] == ["clear winner"]
+    out = tmp_path / "dpo.jsonl"
+    with sessions() as s:
+        assert export(s, "dpo", out, ExportFilter(job_id=job_id)).written == 2
+    line = json.loads(out.read_text().splitlines()[0])
+    assert line["metadata"]["source"] == "human" and line["metadata"]["strategy"] == "respond"
+    assert line["prompt"][-1]["role"] == "user" and line["chosen"][0]["role"] == "assistant"
+
+
+def test_undo_and_edit_change_the_data_with_the_judgment(sessions, tmp_path) -> None:
+    _, ids = annotation_store(sessions, tmp_path, k=1, count=2)
+    with sessions.begin() as s:
+        shown = tasks.next_task(s, ids["ann"])
+        a, b, c = [g for g, _ in shown.responses]
+        tasks.submit(s, ids["ann"], shown.task.id, [[a], [b], [c]])
+        assert tasks.next_task(s, ids["ann"]).task.id != shown.task.id
+    with sessions.begin() as s:
+        assert tasks.undo_last(s, ids["ann"]) == shown.task.id
+        assert s.scalar(select(func.count()).select_from(PreferencePair)) == 0
+        assert tasks.next_task(s, ids["ann"]).task.id == shown.task.id  # theirs, shown next
+        assert tasks.next_task(s, ids["bob"]).task.id != shown.task.id
+        tasks.submit(s, ids["ann"], shown.task.id, [[c], [b], [a]])
+    with sessions.begin() as s:
+        assert tasks.edit_last(s, ids["ann"]).task.id == shown.task.id
+        tasks.submit(s, ids["ann"], shown.task.id, [[b], [a, c]], all_bad=True)
+        assert s.scalar(select(func.count()).select_from(Judgment)) == 1
+    with sessions() as s:
+        got = {(p.chosen_generation_id, p.rejected_generation_id)
+               for p in s.scalars(select(PreferencePair))}
+        assert got == {(b, a), (b, c)}
+        assert s.scalar(select(func.count()).select_from(SftExample)) == 0  # all bad: no SFT
+        rows = data_per_strategy(s)
+    assert {"strategy": "respond", "source": "human", "sft": 0, "pairs": 2} in rows
+
+
+def test_consensus_and_agreement() -> None:
+    ab, ba, tie = Vote(ranking=[[1], [2]]), Vote(ranking=[[2], [1]]), Vote(ranking=[[1, 2]])
+    assert pairs([ab, ba]) == [] and best([ab, ba]) is None  # one each way: nothing
+    [p] = pairs([ab, ab, ba])
+    assert (p.chosen, p.rejected, p.wins, p.losses) == (1, 2, 2, 1) and best([ab, ab, ba]) == 1
+    assert pairs([tie]) == [] and best([tie]) is None
+    bad = Vote(ranking=[[1], [2]], all_bad=True)
+    assert best([bad, bad, ab]) is None and best([ab, ab, bad]) == 1
+    same = [[(1, [[10], [11], [12]]), (2, [[10], [11], [12]])],
+            [(1, [[20], [21]]), (2, [[20], [21]])]]
+    assert agreement(same) == pytest.approx(1.0)
+    mixed = [[(1, [[10], [11], [12]]), (2, [[12], [11], [10]])],
+             [(1, [[20], [21]]), (2, [[21], [20]])]]
+    assert agreement(mixed) < 0
+    assert agreement([[(1, [[1], [2]])]]) is None  # nobody overlaps
+
+
+def test_agreement_over_the_store(sessions, tmp_path) -> None:
+    _, ids = annotation_store(sessions, tmp_path, k=2, count=2)
+    for name in ("ann", "bob"):
+        for _ in range(2):
+            with sessions.begin() as s:
+                shown = tasks.next_task(s, ids[name])
+                ranked = sorted(g for g, _ in shown.responses)
+                tasks.submit(s, ids[name], shown.task.id, [[g] for g in ranked])
+    with sessions() as s:
+        alpha, shared = inter_annotator_agreement(s)
+    assert shared == 2 and alpha == pytest.approx(1.0)
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("k, people", [(1, 4), (2, 3)])
+def test_annotators_at_once_never_take_a_task_past_k(pg_url, tmp_path, k, people) -> None:
+    sessions = sessionmaker_for(pg_url)
+    job_id = responses_job(sessions, tmp_path, count=30)
+    with sessions.begin() as s:
+        assert tasks.create_tasks(s, job_id, k=k) == (30, 0)
+        ids = [add_annotator(s, f"p{i}", Role.annotator, PASSWORD).id for i in range(people)]
+    start = threading.Barrier(people)
+    judged: dict[int, list[int]] = {i: [] for i in ids}
+
+    def work(annotator_id: int) -> None:
+        start.wait()
+        while True:
+            with sessions.begin() as s:
+                shown = tasks.next_task(s, annotator_id)
+                if shown is None:
+                    return
+                tasks.submit(s, annotator_id, shown.task.id,
+                             [[g] for g, _ in shown.responses])
+            judged[annotator_id].append(shown.task.id)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert all(len(set(done)) == len(done) for done in judged.values())  # never twice
+    everything = [t for done in judged.values() for t in done]
+    assert sorted(everything) == sorted(list(range(1, 31)) * k)  # each task k times, none lost
+    assert sum(bool(done) for done in judged.values()) > 1  # they really worked at once
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Judgment)) == 30 * k
+        assert set(s.scalars(select(AnnotationTask.status))) == {"done"}
