@@ -34,6 +34,14 @@ def _submit(user: User, task_id: int, ranking: Ranking, all_bad: bool = False,
     st.session_state["flash"] = ("success", "Skipped." if skipped else "Saved.")
 
 
+def _submit_ranks(user: User, task_id: int, keys: dict[int, str], all_bad: bool = False
+                  ) -> None:
+    """The ranks chosen in the select boxes (read when the button is pressed) as tiers."""
+    ranks = {g: st.session_state[key] for g, key in keys.items()}
+    tiers = [[g for g, r in ranks.items() if r == value] for value in sorted(set(ranks.values()))]
+    _submit(user, task_id, tiers, all_bad=all_bad)
+
+
 def _undo(user: User) -> None:
     with sessions().begin() as s:
         undone = tasks.undo_last(s, user.id)
@@ -43,7 +51,11 @@ def _undo(user: User) -> None:
 
 
 def _edit(user: User) -> None:
-    st.session_state["editing"] = True
+    with sessions()() as s:
+        last = tasks.last_judgment(s, user.id)
+    if last is not None:
+        st.session_state["editing"] = True
+        st.session_state[f"comment-{last.task_id}"] = last.comment or ""
 
 
 def _pairwise(user: User, shown: tasks.Shown) -> None:
@@ -69,19 +81,18 @@ def _pairwise(user: User, shown: tasks.Shown) -> None:
 def _ranked(user: User, shown: tasks.Shown) -> None:
     n = len(shown.responses)
     st.caption("Give each response a rank, 1 = best; equal ranks are ties.")
-    ranks = {}
+    keys = {}
     for i, (gen_id, text) in enumerate(shown.responses):
         with st.container(border=True):
             st.subheader(f"Response {i + 1}")
             show_untrusted(text)
-            ranks[gen_id] = st.selectbox(f"Rank of response {i + 1}", range(1, n + 1), index=i,
-                                         key=f"rank-{shown.task.id}-{i}")
-    tiers = [[g for g, r in ranks.items() if r == value] for value in sorted(set(ranks.values()))]
+            keys[gen_id] = f"rank-{shown.task.id}-{i}"
+            st.selectbox(f"Rank of response {i + 1}", range(1, n + 1), index=i, key=keys[gen_id])
     tid = shown.task.id
     cols = st.columns(3)
-    cols[0].button("Submit ranking", key="rank", on_click=_submit, args=(user, tid, tiers),
+    cols[0].button("Submit ranking", key="rank", on_click=_submit_ranks, args=(user, tid, keys),
                    type="primary")
-    cols[1].button("All bad", key="bad", on_click=_submit, args=(user, tid, tiers),
+    cols[1].button("All bad", key="bad", on_click=_submit_ranks, args=(user, tid, keys),
                    kwargs={"all_bad": True})
     cols[2].button("Skip", key="skip", shortcut="S", on_click=_submit, args=(user, tid, []),
                    kwargs={"skipped": True})

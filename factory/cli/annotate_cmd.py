@@ -87,5 +87,5 @@ def run_app(port: int = typer.Option(8501), address: str = typer.Option("127.0.0
     script = Path(annotation_ui.__file__).parent / "app.py"
     args = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
             "--server.port", str(port), "--server.address", address,
-            "--browser.gatherUsageStats", "false"]
+            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
     os.execv(sys.executable, args)

@@ -1,0 +1,135 @@
+"""The annotation app through Streamlit's AppTest: login, rank, tie, skip, undo, edit, the
+ranked list, permissions, and the admin pages."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from db.models import Judgment
+from tests.annotation_helpers import PASSWORD, annotation_store
+from tests.conftest import use
+from tests.helpers import ROOT
+
+APP = str(ROOT / "annotation_ui" / "app.py")
+
+
+@pytest.fixture
+def store(sessions, sqlite_url, monkeypatch, tmp_path: Path):
+    use(monkeypatch, database_url=sqlite_url)
+    return sessions
+
+
+def logged_in(name: str, password: str = PASSWORD) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert [t.value for t in at.title] == ["Annotation: log in"]
+    at.text_input[0].input(name)
+    at.text_input[1].input(password)
+    return at.button[0].click().run()
+
+
+def judgments(sessions) -> list[Judgment]:
+    with sessions() as s:
+        return list(s.scalars(select(Judgment).order_by(Judgment.id)))
+
+
+def shown_ids(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith(("answer", "<script>"))]
+
+
+def test_nothing_before_login_and_a_wrong_password_is_refused(store, tmp_path) -> None:
+    annotation_store(store, tmp_path, count=1, temperatures=(0.3, 1.0))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert "a" not in [b.key for b in at.button]
+    assert all("answer" not in m.value for m in at.markdown)
+    with pytest.raises(ValueError):
+        at.switch_page("views/annotate.py")  # not a page until someone logs in
+    at = logged_in("ann", "not the password")
+    assert [e.value for e in at.error] == ["Wrong name or password."]
+    assert [t.value for t in at.title] == ["Annotation: log in"]
+
+
+def test_rank_a_pair_tie_skip_and_undo(store, tmp_path) -> None:
+    _, ids = annotation_store(store, tmp_path, count=3, temperatures=(0.3, 1.0))
+    at = logged_in("ann")
+    assert [t.value for t in at.title] == ["Rank the responses"]
+    assert "done 0 · left 3" in [c.value for c in at.caption]
+    # the response that holds a script is handed to Markdown as text (HTML is escaped there)
+    assert any(m.value.startswith("<script>") for m in at.markdown)
+    at.button(key="a").click().run()
+    at.button(key="tie").click().run()
+    at.button(key="skip").click().run()
+    assert "done 3 · left 0" in [c.value for c in at.caption]
+    assert [i.value for i in at.info] == ["No task is waiting for you. Thank you!"]
+    first, tie, skip = judgments(store)
+    assert len(first.ranking) == 2 and first.ranking[0] == [first.shown_order[0]]
+    assert len(tie.ranking) == 1 and sorted(tie.ranking[0]) == sorted(tie.shown_order)
+    assert skip.skipped and skip.ranking == []
+    at.button(key="undo").click().run()
+    assert len(judgments(store)) == 2
+    assert [m.value for m in at.markdown if m.value.startswith("**Task")] == [
+        f"**Task {skip.task_id}**"]  # the undone task is back, shown first
+    at.button(key="b").click().run()
+    last = judgments(store)[-1]
+    assert last.task_id == skip.task_id and last.ranking[0] == [last.shown_order[1]]
+
+
+def test_edit_the_last_judgment_and_leave_a_comment(store, tmp_path) -> None:
+    annotation_store(store, tmp_path, count=2, temperatures=(0.3, 1.0))
+    at = logged_in("ann")
+    at.text_input(key="comment-1").input("A is clearer").run()
+    at.button(key="a").click().run()
+    at.button(key="edit").click().run()
+    assert any("(editing your judgment)" in m.value for m in at.markdown)
+    at.button(key="bad").click().run()
+    [j] = judgments(store)
+    assert j.task_id == 1 and j.all_bad and j.comment == "A is clearer"
+
+
+def test_more_than_two_responses_are_ranked_as_a_list(store, tmp_path) -> None:
+    annotation_store(store, tmp_path, count=1)
+    at = logged_in("ann")
+    assert len(at.selectbox) == 3
+    at.selectbox[0].select(2)
+    at.selectbox[1].select(2)
+    at.selectbox[2].select(1)
+    at.button(key="rank").click().run()
+    [j] = judgments(store)
+    order = j.shown_order
+    assert j.ranking == [[order[2]], [order[0], order[1]]]  # a tie in second place
+
+
+def test_annotators_cannot_reach_admin_pages(store, tmp_path) -> None:
+    annotation_store(store, tmp_path, count=1)
+    at = logged_in("ann")
+    with pytest.raises(ValueError):
+        at.switch_page("views/progress.py")
+    with pytest.raises(ValueError):
+        at.switch_page("views/data.py")
+    direct = AppTest.from_file(str(ROOT / "annotation_ui" / "views" / "progress.py"))
+    direct.session_state["user"] = at.session_state["user"]
+    direct.run()
+    assert [e.value for e in direct.error] == ["This page is for admins."]
+    assert not direct.dataframe
+
+
+def test_admin_sees_progress_agreement_and_data(store, tmp_path) -> None:
+    annotation_store(store, tmp_path, k=2, count=2, temperatures=(0.3, 1.0))
+    for name in ("ann", "bob"):  # both prefer the plain answer, wherever it is shown
+        at = logged_in(name)
+        first = shown_ids(at)[0]
+        at.button(key="a" if first.startswith("answer") else "b").click().run()
+    admin = logged_in("root")
+    admin.switch_page("views/progress.py").run()
+    assert [t.value for t in admin.title] == ["Progress"]
+    tasks_table = admin.dataframe[0].value
+    assert tasks_table.iloc[0]["tasks"] == 2 and tasks_table.iloc[0]["judgments"] == 2
+    people = admin.dataframe[1].value.set_index("annotator")
+    assert people.loc["ann", "judgments"] == 1 and people.loc["root", "judgments"] == 0
+    assert admin.metric[0].label == "Krippendorff's alpha (ordinal)"
+    assert admin.metric[0].value == "1.000"  # they agree
+    admin.switch_page("views/data.py").run()
+    data = admin.dataframe[0].value
+    human = data[(data["strategy"] == "respond") & (data["source"] == "human")]
+    assert len(human) == 1 and human.iloc[0]["pairs"] >= 1
