@@ -15,6 +15,7 @@ from factory.annotation.consensus import Vote, agreement, best, pairs
 from factory.annotation.stats import data_per_strategy, inter_annotator_agreement
 from factory.export import ExportFilter, export
 from tests.annotation_helpers import PASSWORD, annotation_store, responses_job
+from tests.conftest import env_for
 
 
 def test_accounts_hash_passwords_and_check_them(sessions) -> None:
@@ -210,3 +211,22 @@ def test_annotators_at_once_never_take_a_task_past_k(pg_url, tmp_path, k, people
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Judgment)) == 30 * k
         assert set(s.scalars(select(AnnotationTask.status))) == {"done"}
+
+
+def test_the_command_line_makes_accounts_and_tasks(sqlite_url, tmp_path) -> None:
+    from tests.conftest import cli
+
+    job_id = responses_job(sessionmaker_for(sqlite_url), tmp_path)
+    env = {**env_for(sqlite_url, "", ""), "FACTORY_BROKER_URL": ""}
+    made = cli(env, "annotators", "add", "ann", "--role", "admin", "--password", PASSWORD)
+    assert made.returncode == 0 and "admin ann added" in made.stdout, made.stderr
+    again = cli(env, "annotators", "add", "ann", "--password", PASSWORD)
+    assert again.returncode == 1 and "exists already" in again.stderr
+    short = cli(env, "annotators", "add", "bob", "--password", "short")
+    assert short.returncode == 1 and "at least 8" in short.stderr
+    tasks_made = cli(env, "annotate", "create", "--job", str(job_id), "--k", "2")
+    assert "4 tasks made" in tasks_made.stdout, tasks_made.stderr
+    status = cli(env, "annotate", "status")
+    assert status.returncode == 0 and "respond" in status.stdout
+    with sessionmaker_for(sqlite_url)() as s:
+        assert {t.judgments_wanted for t in s.scalars(select(AnnotationTask))} == {2}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -162,6 +163,9 @@ STRATEGY_RUNS = {
     "repurpose": Run(SeedKind.text, "alice_in_wonderland.txt", 3, {
         "batch_size": 3, "candidates": 2, "max_tokens": 96, "min_score": 1,
         "judge_max_tokens": 256}, gens_per_seed=2, window=SMALL_PASSAGES),
+    # several sampling settings per instruction, for people to rank in the annotation app
+    "respond": Run(SeedKind.prompts, "prompts.jsonl", 3, {
+        "batch_size": 3, "temperatures": [0.3, 1.2], "max_tokens": 48}, gens_per_seed=2),
     "roleplay": Run(SeedKind.profiles, "profiles.jsonl", 2, {
         "batch_size": 2, "turns": 1, "candidates": 2, "turn_chars": 80, "max_tokens": 320,
         "min_score": 1, "judge_max_tokens": 256}, gens_per_seed=2),
@@ -212,6 +216,11 @@ def test_every_strategy_runs_on_vllm_redis_and_postgres(
             sft = s.execute(select(SftExample.messages, Prompt.reference)
                             .join(Prompt).where(SftExample.job_id == job_id)).all()
         assert sft and all(m[-1]["content"] == ref["passage"] for m, ref in sft)
+    if strategy == "respond":
+        made = cli(env, "annotate", "create", "--job", str(job_id), "--k", "2")
+        assert made.returncode == 0, made.stdout + made.stderr
+        assert re.search(r"(\d+) tasks made", made.stdout)[1] == str(count - int(
+            re.search(r"; (\d+) prompts", made.stdout)[1]))
     out = tmp_path / "sft.jsonl"
     result = cli(env, "export", "sft", "--job", str(job_id), "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
