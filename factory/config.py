@@ -25,10 +25,12 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = Field(3600, description="Redis redelivery of unacked tasks")
     stale_batch_s: int = Field(900, description="a batch untouched this long is swept again")
 
-    llm_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible API")
+    llm_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible API; "
+                              "several servers: comma-separated, requests spread over them")
     llm_model: str = "tiny-qwen2"
     llm_api_key: SecretStr = SecretStr("EMPTY")
-    llm_concurrency: int = Field(256, ge=1, description="requests in flight per process")
+    llm_concurrency: int = Field(256, ge=1, description="requests in flight per process and "
+                                 "server")
     llm_timeout_s: float = Field(300.0, gt=0)
     llm_max_retries: int = Field(5, ge=0)
     llm_retry_base_s: float = Field(0.5, gt=0)

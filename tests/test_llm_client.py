@@ -99,3 +99,65 @@ def test_5xx_then_success_is_retried_and_bad_request_is_not() -> None:
         asyncio.run(go(lambda req: httpx.Response(200, json={"choices": []})))
     with pytest.raises(LLMResponseError, match="non-JSON"):
         asyncio.run(go(lambda req: httpx.Response(200, text="<html>")))
+
+
+class Down:
+    """A server whose retries are spent."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def chat(self, messages, params):
+        self.calls += 1
+        raise LLMUnavailable("model server http://down failed 1 attempts")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_requests_spread_over_servers_by_load_and_skip_a_dead_one() -> None:
+    from factory.llm.scripted import ScriptedLLM
+    from factory.llm.spread import SpreadLLM
+
+    msgs = [{"role": "user", "content": "What is 2 + 3?"}]
+
+    async def burst(llm, count: int) -> list:
+        return await asyncio.gather(*(llm.chat(msgs, SamplingParams(n=1, seed=i))
+                                      for i in range(count)))
+
+    a, b = (ScriptedLLM.named("arithmetic", delay_s=0.05) for _ in range(2))
+    pool = SpreadLLM([a, b])
+    assert len(asyncio.run(burst(pool, 40))) == 40
+    assert a.calls == b.calls == 20  # equal servers, all at once: an even split
+    for _ in range(10):  # one at a time: both idle each time, so they take turns
+        asyncio.run(burst(pool, 1))
+    assert a.calls + b.calls == 50 and abs(a.calls - b.calls) <= 1
+    slow, instant = ScriptedLLM.named("arithmetic", delay_s=0.05), ScriptedLLM.named("arithmetic")
+    asyncio.run(burst(SpreadLLM([slow, instant]), 40))
+    assert slow.calls == 1 and instant.calls == 39  # the busy server is passed over
+    dead = Down()
+    survivor = ScriptedLLM.named("arithmetic")
+    results = asyncio.run(burst(SpreadLLM([dead, survivor]), 6))
+    assert len(results) == 6 and survivor.calls == 6 and dead.calls >= 1
+    with pytest.raises(LLMUnavailable, match="every model server failed.*down.*down"):
+        asyncio.run(burst(SpreadLLM([Down(), Down()]), 1))
+
+
+def test_a_list_of_urls_spreads_over_real_servers_and_survives_a_dead_one(vllm_url) -> None:
+    from factory.config import Settings
+    from factory.llm import connect
+
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    llm = connect(Settings(llm_base_url=f"{dead}, {vllm_url}", llm_max_retries=0))
+
+    async def run() -> list:
+        try:
+            return await asyncio.gather(*(llm.chat(
+                [{"role": "user", "content": render("math/solve_v1", problem=f"What is {i} + 1?")}],
+                SamplingParams(n=2, max_tokens=24, seed=i)) for i in range(8)))
+        finally:
+            await llm.aclose()
+
+    results = asyncio.run(run())
+    assert all(len(r.samples) == 2 and r.model == "tiny-qwen2" for r in results)
+    assert llm.sent[0] >= 1 and llm.sent[1] >= 8  # the dead one was tried, the live one served

@@ -3,24 +3,28 @@
 A task is one prompt with 2 to K distinct responses, judged by k distinct annotators. Handing
 out is a claim: on PostgreSQL the task row is locked (``FOR UPDATE SKIP LOCKED``) while its
 judgments and live claims are counted, so annotators working at once never take a task past
-k. A claim goes stale after ``claim_minutes`` and stops counting, so an abandoned task returns
-to the queue. Skips do not count toward k; nobody gets a task they judged or skipped again.
+k; a task locked by someone else is waited for, not taken for gone. A claim goes stale after
+``claim_minutes`` and stops counting, so an abandoned task returns to the queue. Skips do not count toward k; nobody gets a task they judged or skipped again.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
 from db.models import AnnotationClaim, AnnotationTask, Generation, Job, Judgment, Prompt
 from factory.annotation import outputs
 from factory.annotation.consensus import Ranking
+
+LOCK_RETRIES = 100
+LOCK_WAIT_S = 0.02
 
 
 class TaskError(ValueError):
@@ -93,10 +97,19 @@ def next_task(session: Session, annotator_id: int, claim_minutes: float = 30) ->
     if held is not None:
         return show(session, session.get_one(AnnotationTask, held), annotator_id)
     stale = utcnow() - timedelta(minutes=claim_minutes)
-    task = session.scalar(select(AnnotationTask).where(*_available(annotator_id, stale))
-                          .order_by(AnnotationTask.id).limit(1)
-                          .with_for_update(skip_locked=True))
-    if task is None:
+    available = _available(annotator_id, stale)
+    for _ in range(LOCK_RETRIES):
+        task = session.scalar(select(AnnotationTask).where(*available)
+                              .order_by(AnnotationTask.id).limit(1)
+                              .with_for_update(skip_locked=True))
+        if task is not None:
+            break
+        # Nothing unlocked; if a task is only locked by someone taking or judging it right
+        # now, wait for them to commit and look again rather than say "nothing left".
+        if session.scalar(select(exists().where(*available))) is not True:
+            return None
+        time.sleep(LOCK_WAIT_S)
+    else:
         return None
     session.execute(delete(AnnotationClaim).where(AnnotationClaim.task_id == task.id,
                                                   AnnotationClaim.claimed_at <= stale))

@@ -1,4 +1,5 @@
-"""Pick the model behind the configured URL: ``scripted://NAME`` or an OpenAI-compatible server."""
+"""Pick the model behind the configured URL: ``scripted://NAME``, an OpenAI-compatible server,
+or several of them separated by commas (requests spread over them, see ``spread``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from factory.config import Settings
 from factory.llm.base import LLM
 from factory.llm.openai_client import OpenAIClient
 from factory.llm.scripted import ScriptedLLM
+from factory.llm.spread import SpreadLLM
 
 
 def connect(settings: Settings) -> LLM:
@@ -16,8 +18,10 @@ def connect(settings: Settings) -> LLM:
         parsed = urlsplit(url)
         delay = float(parse_qs(parsed.query).get("delay", ["0"])[0])
         return ScriptedLLM.named(parsed.netloc, delay_s=delay)
-    return OpenAIClient(
-        url, settings.llm_model, settings.llm_api_key.get_secret_value(),
+    urls = [u.strip() for u in url.split(",") if u.strip()]
+    servers = [OpenAIClient(
+        u, settings.llm_model, settings.llm_api_key.get_secret_value(),
         concurrency=settings.llm_concurrency, timeout_s=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries, retry_base_s=settings.llm_retry_base_s,
-    )
+    ) for u in urls]
+    return servers[0] if len(servers) == 1 else SpreadLLM(servers)
