@@ -4,7 +4,8 @@ A task is one prompt with 2 to K distinct responses, judged by k distinct annota
 out is a claim: on PostgreSQL the task row is locked (``FOR UPDATE SKIP LOCKED``) while its
 judgments and live claims are counted, so annotators working at once never take a task past
 k; a task locked by someone else is waited for, not taken for gone. A claim goes stale after
-``claim_minutes`` and stops counting, so an abandoned task returns to the queue. Skips do not count toward k; nobody gets a task they judged or skipped again.
+``claim_minutes`` and stops counting, so an abandoned task returns to the queue. Skips do not
+count toward k; nobody gets a task they judged or skipped again.
 """
 
 from __future__ import annotations
