@@ -18,7 +18,8 @@ else:
     pages = [st.Page("views/annotate.py", title="Annotate", default=True)]
     if user.role == "admin":
         pages += [st.Page("views/progress.py", title="Progress"),
-                  st.Page("views/data.py", title="Data")]
+                  st.Page("views/data.py", title="Data"),
+                  st.Page("views/operations.py", title="Operations")]
     with st.sidebar:
         st.write(f"Logged in as **{user.name}** ({user.role})")
         if st.button("Log out", key="logout"):

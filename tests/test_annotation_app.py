@@ -105,8 +105,9 @@ def test_annotators_cannot_reach_admin_pages(store, tmp_path) -> None:
     at = logged_in("ann")
     with pytest.raises(ValueError):
         at.switch_page("views/progress.py")
-    with pytest.raises(ValueError):
-        at.switch_page("views/data.py")
+    for page in ("views/data.py", "views/operations.py"):
+        with pytest.raises(ValueError):
+            at.switch_page(page)
     direct = AppTest.from_file(str(ROOT / "annotation_ui" / "views" / "progress.py"))
     direct.session_state["user"] = at.session_state["user"]
     direct.run()
@@ -133,3 +134,7 @@ def test_admin_sees_progress_agreement_and_data(store, tmp_path) -> None:
     data = admin.dataframe[0].value
     human = data[(data["strategy"] == "respond") & (data["source"] == "human")]
     assert len(human) == 1 and human.iloc[0]["pairs"] >= 1
+    admin.switch_page("views/operations.py").run()
+    assert [i.value for i in admin.info] == ["No broker: tasks run in-process."]
+    ops_table = admin.dataframe[0].value.set_index("strategy")
+    assert ops_table.loc["respond", "samples"] == 4 and ops_table.loc["respond", "accepted"] == 1

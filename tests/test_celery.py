@@ -65,3 +65,49 @@ def test_worker_killed_mid_job_then_resumed_loses_and_duplicates_nothing(
     resumed = cli(env, "job", "resume", str(job_id))
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert snapshot(pg, job_id) == reference
+
+
+def test_a_worker_stopped_with_sigterm_finishes_its_task_and_loses_nothing(
+        tmp_path: Path, sqlite_url: str, pg_url: str, redis_url: str, workers) -> None:
+    """Warm shutdown: the running task completes, messages taken but not started go back to
+    Redis, and a new worker finishes the job from the queue alone (no resume, no sweep)."""
+    import os
+    import signal
+
+    from workers.inspect import queue_depths
+
+    reference = embedded_reference(tmp_path, sqlite_url, 30, batch_size=3)
+    pg = sessionmaker_for(pg_url)
+    job_id = make_job(pg, tmp_path, count=30, batch_size=3)
+    env = env_for(pg_url, redis_url, "scripted://arithmetic?delay=0.4")
+    w = workers(env)
+    first = w.start()
+    sent = cli(env, "job", "run", str(job_id), "--no-wait")
+    assert sent.returncode == 0, sent.stderr
+
+    def done_batches() -> int:
+        with pg() as s:
+            return s.scalar(select(func.count()).select_from(Batch)
+                            .where(Batch.job_id == job_id, Batch.stage == "done"))
+
+    deadline = time.monotonic() + 120
+    while done_batches() < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.kill(first.pid, signal.SIGTERM)
+    assert first.wait(60) == 0  # it stops by itself once its task is done
+    assert 2 <= done_batches() < 10, "the worker must stop in the middle of the job"
+    depths, unacked = queue_depths(redis_url)
+    assert sum(depths.values()) >= 1 and unacked == 0  # the rest waits in Redis, none held
+    status = cli(env, "status")
+    assert status.returncode == 0 and "0 alive" in status.stdout, status.stdout + status.stderr
+
+    w.start()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        with pg() as s:
+            if s.get_one(Job, job_id).status == "done":
+                break
+        time.sleep(0.5)
+    assert snapshot(pg, job_id) == reference
+    status = cli(env, "status", "--window", "600")
+    assert "1 alive" in status.stdout and "math" in status.stdout, status.stdout

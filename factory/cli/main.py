@@ -16,6 +16,7 @@ from factory.cli import (
     model_cmd,
     sandbox_cmd,
     seeds_cmd,
+    status_cmd,
     verify_cmd,
     worker_cmd,
 )
@@ -36,6 +37,7 @@ app.add_typer(annotate_cmd.annotators, name="annotators")
 app.add_typer(annotate_cmd.app, name="annotate")
 app.command("worker")(worker_cmd.worker)
 app.command("demo")(demo)
+app.command("status")(status_cmd.status)
 
 
 @app.command("config")
