@@ -161,7 +161,7 @@ def test_ontology_selection_and_evolution_keep_their_lineage(sessions, tmp_path)
     assert all(i["parent"]["generation_id"] for i in items if i["generation"] == 2)
     # evolved instructions carry tags and categories: they evolve again, or feed any strategy
     with sessions.begin() as s:
-        for strategy in ("evolve", "constitutional", "instag"):
+        for strategy in ("evolve", "constitutional", "instag", "respond"):
             job = create_job(s, strategy, evolved, {}, "scripted")
             s.flush()
             assert s.scalar(select(func.count()).select_from(Prompt)
