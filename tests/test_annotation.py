@@ -84,6 +84,20 @@ def test_a_stale_claim_returns_the_task_to_the_queue(sessions, tmp_path) -> None
         assert tasks.next_task(s, ids["bob"], claim_minutes=0) is not None
 
 
+def test_a_lapsed_claim_on_a_task_others_finished_is_dropped(sessions, tmp_path) -> None:
+    _, ids = annotation_store(sessions, tmp_path, k=1, count=2)
+    with sessions.begin() as s:
+        held = tasks.next_task(s, ids["ann"])
+        other = tasks.next_task(s, ids["bob"], claim_minutes=0)  # ann's claim has lapsed
+        assert other.task.id == held.task.id
+        tasks.submit(s, ids["bob"], other.task.id, [[g] for g, _ in other.responses])
+        with pytest.raises(tasks.TaskError, match="has its 1 judgments already"):
+            tasks.submit(s, ids["ann"], held.task.id, [[g] for g, _ in held.responses])
+    with sessions.begin() as s:
+        mine = tasks.next_task(s, ids["ann"], claim_minutes=0)
+        assert mine.task.id != held.task.id  # the finished task is not shown to ann again
+
+
 def test_positions_are_random_per_annotator_stable_and_stored(sessions, tmp_path) -> None:
     _, ids = annotation_store(sessions, tmp_path, k=2, count=4, people=("ann", "bob"))
     orders = {}

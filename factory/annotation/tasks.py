@@ -92,13 +92,20 @@ def _available(annotator_id: int, stale: datetime) -> list[Any]:
 def next_task(session: Session, annotator_id: int, claim_minutes: float = 30) -> Shown | None:
     """The annotator's task: the one they hold, else a new claim on the first open task they
     have not judged whose judgments and live claims are under k."""
-    held = session.scalar(select(AnnotationClaim.task_id)
-                          .where(AnnotationClaim.annotator_id == annotator_id)
-                          .order_by(AnnotationClaim.claimed_at.desc()))
-    if held is not None:
-        return show(session, session.get_one(AnnotationTask, held), annotator_id)
     stale = utcnow() - timedelta(minutes=claim_minutes)
     available = _available(annotator_id, stale)
+    row = session.execute(select(AnnotationClaim, AnnotationClaim.claimed_at > stale)
+                          .where(AnnotationClaim.annotator_id == annotator_id)
+                          .order_by(AnnotationClaim.claimed_at.desc()).limit(1)).first()
+    if row is not None:
+        held, live = row
+        task = session.get_one(AnnotationTask, held.task_id)
+        if live or session.scalar(
+                select(exists().where(AnnotationTask.id == task.id, *available))):
+            held.claimed_at = utcnow()
+            return show(session, task, annotator_id)
+        session.delete(held)  # lapsed, and others have judged it meanwhile
+        session.flush()
     for _ in range(LOCK_RETRIES):
         task = session.scalar(select(AnnotationTask).where(*available)
                               .order_by(AnnotationTask.id).limit(1)
@@ -147,6 +154,8 @@ def submit(session: Session, annotator_id: int, task_id: int, ranking: Ranking,
     judgment = session.scalar(select(Judgment).where(Judgment.task_id == task_id,
                                                      Judgment.annotator_id == annotator_id))
     if judgment is None:
+        if not skipped and _judged(session, task) >= task.judgments_wanted:
+            raise TaskError(f"task {task_id} has its {task.judgments_wanted} judgments already")
         judgment = Judgment(task_id=task_id, annotator_id=annotator_id)
         session.add(judgment)
     judgment.shown_order = shown_order(task, annotator_id)
@@ -188,10 +197,13 @@ def edit_last(session: Session, annotator_id: int) -> Shown | None:
     return show(session, session.get_one(AnnotationTask, judgment.task_id), annotator_id)
 
 
-def _settle(session: Session, task: AnnotationTask) -> None:
-    judged = session.scalar(select(func.count()).select_from(Judgment).where(
+def _judged(session: Session, task: AnnotationTask) -> int:
+    return session.scalar(select(func.count()).select_from(Judgment).where(
         Judgment.task_id == task.id, Judgment.skipped.is_(False))) or 0
-    task.status = "done" if judged >= task.judgments_wanted else "open"
+
+
+def _settle(session: Session, task: AnnotationTask) -> None:
+    task.status = "done" if _judged(session, task) >= task.judgments_wanted else "open"
     outputs.rebuild(session, task)
 
 
