@@ -92,10 +92,10 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
         for p in prompts:
             for ask in strategy.asks(_spec(p), step.round, judged.get(p.id, [])):
                 messages = ask.messages or p.messages
-                # asks that share messages (several sampling settings) differ by role
-                same = f"{p.variant}|{ask.role}" if ask.messages is None and ask.role \
-                    else p.variant
-                seed = request_seed(strategy.params.seed, messages, same, step.round)
+                # the role is part of the key: asks of one prompt differ even if their messages
+                # do not (several sampling settings)
+                key = f"{p.variant}|{ask.role}" if ask.role else p.variant
+                seed = request_seed(strategy.params.seed, messages, key, step.round)
                 asks.append((p, ask, messages, strategy.sampling(ask, seed)))
         session.expunge_all()
 

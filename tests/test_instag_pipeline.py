@@ -183,3 +183,13 @@ def test_ontology_of_a_job_that_is_not_tagging_or_not_done_is_refused(sessions,
                       [{"prompt": "hi there"}])
     with sessions.begin() as s, pytest.raises(store.InstagError, match="is created; run it"):
         store.build_ontology(s, job_id, OntologySettings(similarity=0), None)
+
+
+def test_the_command_line_names_a_bad_synonym_rule_and_a_missing_job(sqlite_url) -> None:
+    from tests.conftest import cli, env_for
+
+    env = env_for(sqlite_url, "", "scripted://arithmetic")
+    bad = cli(env, "instag", "build", "--job", "1", "--synonym", "coding")
+    assert bad.returncode == 1 and "--synonym takes VARIANT=TAG, got 'coding'" in bad.stderr
+    missing = cli(env, "instag", "build", "--job", "7", "--similarity", "0")
+    assert missing.returncode == 1 and "no job 7" in missing.stderr

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
-from db.models import Annotator
 from factory.annotation import stats, tasks
 from factory.annotation.accounts import AccountError, Role, add_annotator, set_password
 from factory.cli.common import clean_errors, console, sessions, settings
@@ -44,11 +42,10 @@ def list_() -> None:
     """Accounts and how many tasks each has judged."""
     table = Table("name", "role", "judgments", "skipped")
     with sessions()() as s:
-        names = {a.name for a in s.scalars(select(Annotator))}
-        for row in stats.per_annotator(s):
-            table.add_row(row["annotator"], row["role"], str(row["judgments"]),
-                          str(row["skipped"]))
-    console.print(table if names else "no annotators yet: factory annotators add NAME")
+        rows = stats.per_annotator(s)
+    for row in rows:
+        table.add_row(row["annotator"], row["role"], str(row["judgments"]), str(row["skipped"]))
+    console.print(table if rows else "no annotators yet: factory annotators add NAME")
 
 
 @app.command("create")

@@ -29,6 +29,9 @@ def build(job: int = typer.Option(..., help="a finished instag (tagging) job"),
           synonym: list[str] = typer.Option([], help="extra rule VARIANT=TAG, repeatable")) -> None:
     """Normalise a tagging job's raw tags into an ontology (stored; see `show`)."""
     with clean_errors(*ERRORS, ValueError):
+        bad = [s for s in synonym if "=" not in s]
+        if bad:
+            raise ValueError(f"--synonym takes VARIANT=TAG, got {bad[0]!r}")
         rules = dict(s.split("=", 1) for s in synonym)
         settings = OntologySettings(min_count=min_count, similarity=similarity,
                                     association=association, association_support=support,

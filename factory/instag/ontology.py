@@ -66,7 +66,8 @@ def build(raw: Sequence[Sequence[str]], settings: OntologySettings,
     for tags in raw:
         found = set()
         for t in tags:
-            c = canon.setdefault(t, clean_tag(t, settings.synonyms))
+            if (c := canon.get(t)) is None:
+                c = canon[t] = clean_tag(t, settings.synonyms)
             if c:
                 found.add(c)
                 spellings[(t, c)] += 1

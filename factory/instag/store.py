@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,11 +117,12 @@ def export_ontology(session: Session, ontology_id: int, out: Path) -> int:
     return len(tags)
 
 
+@dataclass(frozen=True)
 class Selection:
-    def __init__(self, seed_set: SeedSet, created: bool, coverage: Coverage,
-                 baseline: Baseline) -> None:
-        self.seed_set, self.created = seed_set, created
-        self.coverage, self.baseline = coverage, baseline
+    seed_set: SeedSet
+    created: bool
+    coverage: Coverage
+    baseline: Baseline
 
 
 def select_instructions(session: Session, ontology_id: int, n: int,
