@@ -18,7 +18,8 @@ def build_tiny() -> None:
     if not s.vllm_python.exists():
         raise fail(f"{s.vllm_python} not found; run scripts/setup.sh first")
     script = PROJECT_ROOT / "scripts" / "build_tiny_model.py"
-    if subprocess.run([str(s.vllm_python), str(script), str(s.model_dir)]).returncode:
+    cmd = [str(s.vllm_python), str(script), str(s.model_dir), "--seed", str(s.model_seed)]
+    if subprocess.run(cmd).returncode:
         raise fail("building the tiny model failed (see above)")
 
 
