@@ -66,6 +66,12 @@ class Batch(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # A worker running the current step holds a lease it renews while it works, so a sweep
+    # never sends a step that is still being worked on; sent_at is when the step was last
+    # sent, so a step whose message was lost (or never sent) is found and sent again.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
 
 
 class Prompt(Base):
@@ -84,6 +90,10 @@ class Prompt(Base):
     passed: Mapped[int] = mapped_column(default=0)
     pass_rate: Mapped[float | None]
     flag: Mapped[str | None] = mapped_column(String(20))
+    # A request for this prompt that cannot succeed (the server refused it, or its reply was
+    # malformed): the prompt is set aside with the reason, and the rest of its batch goes on.
+    error: Mapped[str | None] = mapped_column(Text)
+    error_round: Mapped[int | None]
 
 
 class Generation(Base):

@@ -9,12 +9,16 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 
 @cache
-def engine_for(url: str) -> Engine:
+def engine_for(url: str, pooled: bool = True) -> Engine:
+    """``pooled=False`` opens a connection per use: for a thread in a process that forks later
+    (a worker's main process), so no child inherits an open connection."""
+    extra: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60})
+        engine = create_engine(url, connect_args={"timeout": 60}, **extra)
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn: Any, _record: Any) -> None:
@@ -25,12 +29,12 @@ def engine_for(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **extra)
 
 
 @cache
-def sessionmaker_for(url: str) -> sessionmaker[Session]:
-    return sessionmaker(engine_for(url), expire_on_commit=False)
+def sessionmaker_for(url: str, pooled: bool = True) -> sessionmaker[Session]:
+    return sessionmaker(engine_for(url, pooled), expire_on_commit=False)
 
 
 def insert_ignore(session: Session, model: type, rows: list[dict[str, Any]]) -> None:

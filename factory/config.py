@@ -23,7 +23,14 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(None, description="Celery broker; unset = run tasks in-process")
     result_backend: str | None = None
     visibility_timeout_s: int = Field(3600, description="Redis redelivery of unacked tasks")
-    stale_batch_s: int = Field(900, description="a batch untouched this long is swept again")
+    stale_batch_s: float = Field(300, gt=0, description="a batch with no live lease whose "
+                                 "step was sent this long ago is sent again by the sweep")
+    lease_s: float = Field(60, gt=0, description="a step's lease on its batch, renewed every "
+                           "third of it while the step works")
+    sweep_interval_s: float = Field(30, gt=0, description="how often each worker looks for "
+                                    "stranded steps")
+    step_attempts: int = Field(6, ge=1, description="a step that fails this often (server "
+                               "down, store down) fails its job, to resume later")
 
     llm_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible API; "
                               "several servers: comma-separated, requests spread over them")
@@ -36,6 +43,8 @@ class Settings(BaseSettings):
     llm_retry_base_s: float = Field(0.5, gt=0)
 
     model_dir: Path = Field(PROJECT_ROOT / ".cache" / "tiny-qwen2", description="tiny demo model")
+    model_seed: int = Field(0, description="the tiny model's training seed (tests must pass "
+                            "with any)")
     vllm_python: Path = Field(PROJECT_ROOT / ".venv-vllm" / "bin" / "python")
     vllm_port: int = 8000
 

@@ -7,7 +7,6 @@ next, so a job can be resumed after a crash or a cancel by sending its unfinishe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -103,23 +102,50 @@ def _insert(session: Session, prompts: list[dict[str, Any]]) -> None:
         session.execute(insert(Prompt), prompts)
 
 
-def pending_steps(session: Session, job: Job, older_than_s: float | None = None) -> list[Step]:
-    """The next step of every unfinished batch (optionally only of batches idle that long)."""
+def step_of(batch_id: int, stage: str, round: int, strategy: str) -> Step:
+    """The step a batch at (stage, round) waits for, on the queue its strategy runs it on."""
+    queue = "generate" if stage == "generate" else get_strategy(strategy).verify_queue
+    return Step(stage, batch_id, round, queue)
+
+
+def pending_steps(session: Session, job: Job) -> list[Step]:
+    """The next step of every unfinished batch."""
     query = select(Batch).where(Batch.job_id == job.id, Batch.stage != "done")
-    if older_than_s is not None:
-        query = query.where(Batch.updated_at < utcnow() - timedelta(seconds=older_than_s))
-    verify_queue = get_strategy(job.strategy).verify_queue
-    return [Step(b.stage, b.id, b.round, "generate" if b.stage == "generate" else verify_queue)
+    return [step_of(b.id, b.stage, b.round, job.strategy)
             for b in session.scalars(query.order_by(Batch.index))]
 
 
 def start(session: Session, job: Job) -> list[Step]:
-    """Mark a job running (from created, cancelled or failed) and return the steps to send."""
+    """Mark a job running (from created, cancelled or failed) and return the steps to send;
+    failed batches get their attempts back."""
     if job.status == "done":
         return []
     job.status, job.error = "running", None
-    session.execute(update(Batch).where(Batch.job_id == job.id).values(error=None))
+    session.execute(update(Batch).where(Batch.job_id == job.id)
+                    .values(error=None, attempts=0, sent_at=utcnow())
+                    .execution_options(synchronize_session=False))
     return pending_steps(session, job)
+
+
+def retry_errored(session: Session, job: Job) -> int:
+    """Send prompts that errored again: each batch holding some goes back to the earliest round
+    one of them errored in; rounds already generated for the other prompts are not asked again
+    (see :func:`factory.stages.generate`). Returns the number of prompts retried."""
+    errored = session.execute(select(Prompt.batch_id, func.min(Prompt.error_round),
+                                     func.count())
+                              .where(Prompt.job_id == job.id, Prompt.error.is_not(None))
+                              .group_by(Prompt.batch_id)).all()
+    for batch_id, round_, _ in errored:
+        session.execute(update(Batch).where(Batch.id == batch_id)
+                        .values(stage="generate", round=round_ or 0, lease_owner=None,
+                                lease_until=None)
+                        .execution_options(synchronize_session=False))
+    session.execute(update(Prompt).where(Prompt.job_id == job.id, Prompt.error.is_not(None))
+                    .values(error=None, error_round=None, flag=None)
+                    .execution_options(synchronize_session=False))
+    if errored and job.status == "done":
+        job.status = "created"
+    return sum(n for _, _, n in errored)
 
 
 def cancel(session: Session, job: Job) -> None:
@@ -136,6 +162,7 @@ class Progress:
     generations: int
     sft: int
     pairs: int
+    errored_prompts: int
     status: str
     error: str | None
 
@@ -151,5 +178,21 @@ def progress(session: Session, job: Job) -> Progress:
         generations=count(Generation, Generation.job_id == job.id),
         sft=count(SftExample, SftExample.job_id == job.id),
         pairs=count(PreferencePair, PreferencePair.job_id == job.id),
+        errored_prompts=count(Prompt, Prompt.job_id == job.id, Prompt.error.is_not(None)),
         status=job.status, error=job.error,
     )
+
+
+def errored_prompts(session: Session, job: Job, limit: int = 50) -> list[dict[str, Any]]:
+    """The job's errored prompts (the first ``limit``): seed line, round and the reason."""
+    rows = session.execute(select(Prompt.id, SeedItem.line_no, Prompt.error_round, Prompt.error)
+                           .join(SeedItem, SeedItem.id == Prompt.seed_item_id)
+                           .where(Prompt.job_id == job.id, Prompt.error.is_not(None))
+                           .order_by(Prompt.id).limit(limit))
+    return [{"prompt": pid, "seed_line": line, "round": round_, "error": error}
+            for pid, line, round_, error in rows]
+
+
+def queues_of(job: Job) -> list[str]:
+    """The queues a job's steps are sent to."""
+    return sorted({"generate", get_strategy(job.strategy).verify_queue})

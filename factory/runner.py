@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Batch, Job
@@ -24,14 +25,25 @@ class Dispatcher(Protocol):
     def send(self, steps: list[Step]) -> None: ...
 
 
+def record_attempt(sessions: sessionmaker[Session], step: Step) -> int:
+    """Count a failed attempt at the batch's current step; the count bounds retries across
+    redeliveries and sweeps (``step_attempts``), and a resume starts it again."""
+    with sessions.begin() as session:
+        attempts = session.scalar(update(Batch).where(Batch.id == step.batch_id)
+                                  .values(attempts=Batch.attempts + 1)
+                                  .returning(Batch.attempts)
+                                  .execution_options(synchronize_session=False))
+    return attempts or 0
+
+
 def record_failure(sessions: sessionmaker[Session], step: Step, exc: BaseException) -> None:
+    """Give the batch up: its error is kept and the job fails, to be resumed."""
     message = f"{type(exc).__name__}: {exc}"
     with sessions.begin() as session:
         batch = session.get(Batch, step.batch_id)
         if batch is None:
             return
         batch.error = message
-        batch.attempts += 1
         job = session.get_one(Job, batch.job_id)
         if job.status == "running":
             job.status, job.error = "failed", f"batch {batch.index} ({step.stage}): {message}"
@@ -45,13 +57,14 @@ class InProcess:
         self.sessions = sessions
         self.llm_factory: Callable[[], LLM] = lambda: connect(settings)
         self.on_step = on_step
+        self.lease_s = settings.lease_s
 
     def send(self, steps: list[Step]) -> None:
         queue = deque(steps)
         while queue:
             step = queue.popleft()
             try:
-                nxt = run_step(self.sessions, step, self.llm_factory)
+                nxt = run_step(self.sessions, step, self.llm_factory, self.lease_s)
             except Exception as exc:
                 record_failure(self.sessions, step, exc)
                 raise

@@ -16,10 +16,12 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.base import utcnow
 from db.models import Batch, Generation, Job, PreferencePair, Prompt, SftExample, Verdict
 from db.session import insert_ignore
-from factory.jobs import Step, pending_steps, strategy_for
-from factory.llm import LLM, SamplingParams, request_seed
+from factory import leases
+from factory.jobs import Step, strategy_for
+from factory.llm import LLM, ChatResult, LLMResponseError, SamplingParams, request_seed
 from factory.strategies.base import (
     Ask,
     Candidate,
@@ -31,6 +33,7 @@ from factory.strategies.base import (
 )
 
 MAX_ROUNDS = 64
+LEASE_S = 60.0
 T = TypeVar("T")
 
 
@@ -57,40 +60,54 @@ def _judged(session: Session, batch_id: int, verifier: str) -> dict[int, list[Ju
 
 def _claim(session: Session, batch: Batch, stage: str, round: int,
            new_stage: str, new_round: int) -> bool:
-    """Move the batch on only if nobody else did; False means this delivery was a duplicate."""
+    """Move the batch on only if nobody else did; False means this delivery was a duplicate.
+    The lease ends with the step, and the next step counts as sent from now."""
     result = session.execute(
         update(Batch).where(Batch.id == batch.id, Batch.stage == stage, Batch.round == round)
-        .values(stage=new_stage, round=new_round, error=None))
+        .values(stage=new_stage, round=new_round, error=None, lease_owner=None,
+                lease_until=None, sent_at=utcnow())
+        .execution_options(synchronize_session=False))
     return result.rowcount == 1
 
 
-def _load(session: Session, step: Step) -> tuple[Batch, Strategy] | None:
+def _load(session: Session, step: Step, owner: str, lease_s: float
+          ) -> tuple[Batch, Strategy] | None:
     batch = session.get(Batch, step.batch_id)
     if batch is None or (batch.stage, batch.round) != (step.stage, step.round):
         return None  # stale or duplicate delivery: the batch has moved on
     job = session.get(Job, batch.job_id)
     if job is None or job.status != "running":
         return None  # cancelled (or not started): leave the batch where it is
+    if not leases.acquire(session, step, owner, lease_s):
+        return None  # another delivery of this step is working on it
     return batch, strategy_for(job)
 
 
-def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM]
-             ) -> Step | None:
+def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM],
+             owner: str, lease_s: float) -> Step | None:
     """Ask the model for this round's samples; the client is made only if something is asked
-    and is closed before the rows are written."""
+    and is closed before the rows are written. A request the server refuses, or answers with
+    something unusable, sets its prompt aside with the reason; the rest of the batch goes on."""
     with sessions.begin() as session:
-        if (loaded := _load(session, step)) is None:
+        if (loaded := _load(session, step, owner, lease_s)) is None:
             return None
         batch, strategy = loaded
-        prompts = list(session.scalars(select(Prompt).where(Prompt.batch_id == batch.id)
+        prompts = list(session.scalars(select(Prompt).where(Prompt.batch_id == batch.id,
+                                                            Prompt.error.is_(None))
                                        .order_by(Prompt.id)))
         judged = _judged(session, batch.id, strategy.verifier)
         have = dict(session.execute(
             select(Generation.prompt_id, func.count()).join(Prompt)
             .where(Prompt.batch_id == batch.id).group_by(Generation.prompt_id)).all())
+        # asks already answered in this round (a batch sent back to retry errored prompts)
+        asked = set(session.execute(
+            select(Generation.prompt_id, Generation.role).join(Prompt)
+            .where(Prompt.batch_id == batch.id, Generation.round == step.round)).all())
         asks: list[tuple[Prompt, Ask, list[dict[str, str]], SamplingParams]] = []
         for p in prompts:
             for ask in strategy.asks(_spec(p), step.round, judged.get(p.id, [])):
+                if (p.id, ask.role) in asked:
+                    continue
                 messages = ask.messages or p.messages
                 # the role is part of the key: asks of one prompt differ even if their messages
                 # do not (several sampling settings)
@@ -99,11 +116,17 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
                 asks.append((p, ask, messages, strategy.sampling(ask, seed)))
         session.expunge_all()
 
-    results = _with_model(llm_factory, lambda llm: asyncio.gather(
-        *(llm.chat(messages, sp) for _, _, messages, sp in asks))) if asks else []
+    with leases.held(sessions, step.batch_id, owner, lease_s):
+        results = _with_model(llm_factory, lambda llm: asyncio.gather(
+            *(_refused_or(llm.chat(messages, sp)) for _, _, messages, sp in asks))) \
+            if asks else []
 
     rows: list[dict[str, Any]] = []
+    errors: dict[int, str] = {}
     for (p, ask, _, sp), result in zip(asks, results, strict=True):
+        if isinstance(result, LLMResponseError):
+            errors.setdefault(p.id, f"{ask.role or 'sample'}: {result}")
+            continue
         for s in result.samples:
             rows.append({
                 "prompt_id": p.id, "job_id": p.job_id, "sample_index": have.get(p.id, 0),
@@ -118,7 +141,19 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
         if not _claim(session, batch, "generate", step.round, "verify", step.round):
             return None
         insert_ignore(session, Generation, rows)
+        for pid, reason in errors.items():
+            session.execute(update(Prompt).where(Prompt.id == pid)
+                            .values(error=reason[:2000], error_round=step.round, flag="error"))
     return Step("verify", step.batch_id, step.round, strategy.verify_queue)
+
+
+async def _refused_or(call: Awaitable[ChatResult]) -> ChatResult | LLMResponseError:
+    """The result, or the refusal of a request that cannot succeed however often it is sent
+    (a server that is down still raises: that is the whole step's failure, to retry)."""
+    try:
+        return await call
+    except LLMResponseError as exc:
+        return exc
 
 
 def _with_model(llm_factory: Callable[[], LLM], use: Callable[[LLM], Awaitable[T]]) -> T:
@@ -133,23 +168,25 @@ def _with_model(llm_factory: Callable[[], LLM], use: Callable[[LLM], Awaitable[T
     return asyncio.run(run())
 
 
-def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM]
-           ) -> Step | None:
+def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM],
+           owner: str, lease_s: float) -> Step | None:
     """Judge this round's new samples (by code, or by the model for strategies judged by it),
-    then send the next round or curate the batch."""
+    then send the next round or curate the batch. Prompts set aside with an error are neither
+    asked again nor curated (`factory job retry` sends them again)."""
     with sessions.begin() as session:
-        if (loaded := _load(session, step)) is None:
+        if (loaded := _load(session, step, owner, lease_s)) is None:
             return None
         batch, strategy = loaded
         prompts = {p.id: p for p in session.scalars(select(Prompt)
-                                                    .where(Prompt.batch_id == batch.id))}
+                                                    .where(Prompt.batch_id == batch.id,
+                                                           Prompt.error.is_(None)))}
         unjudged = session.execute(
             select(Generation.id, Generation.prompt_id, Generation.text, Generation.role,
                    Generation.round)
             .join(Prompt, Prompt.id == Generation.prompt_id)
             .outerjoin(Verdict, (Verdict.generation_id == Generation.id)
                        & (Verdict.verifier == strategy.verifier))
-            .where(Prompt.batch_id == batch.id, Verdict.id.is_(None))
+            .where(Prompt.batch_id == batch.id, Prompt.error.is_(None), Verdict.id.is_(None))
             .order_by(Generation.id)).all()
         before = _judged(session, batch.id, strategy.verifier) if strategy.judge_needs_model \
             else {}
@@ -160,12 +197,14 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
         by_prompt[prompt_id].append((gen_id, Candidate(text=text, role=role, round=round_)))
     work: list[JudgeWork] = [(_spec(prompts[pid]), [c for _, c in gens], before.get(pid, []))
                              for pid, gens in by_prompt.items()]
-    if not work:
-        judgements: list[list[Judgement]] = []
-    elif strategy.judge_needs_model:
-        judgements = _with_model(llm_factory, lambda llm: strategy.judge_with_model(llm, work))
-    else:
-        judgements = [strategy.judge(spec, cands) for spec, cands, _ in work]
+    with leases.held(sessions, step.batch_id, owner, lease_s):
+        if not work:
+            judgements: list[list[Judgement]] = []
+        elif strategy.judge_needs_model:
+            judgements = _with_model(llm_factory,
+                                     lambda llm: strategy.judge_with_model(llm, work))
+        else:
+            judgements = [strategy.judge(spec, cands) for spec, cands, _ in work]
     verdicts: list[dict[str, Any]] = []
     for gens, found in zip(by_prompt.values(), judgements, strict=True):
         for (gen_id, _), j in zip(gens, found, strict=True):
@@ -217,15 +256,28 @@ def _curate(session: Session, strategy: Strategy, prompts: dict[int, Prompt],
 
 
 def _finish_job_if_complete(session: Session, job_id: int) -> None:
-    job = session.get_one(Job, job_id)
-    if not pending_steps(session, job):
+    """Mark the job done if this was its last open batch. The job's row is locked first: when
+    the last two batches finish at once, under READ COMMITTED each would otherwise see the
+    other's batch still open and neither would finish the job. The second waits for the first
+    to commit, and its next statement sees both batches done."""
+    # NO KEY UPDATE: this transaction's inserts hold KEY SHARE on the job row (foreign keys),
+    # which a plain FOR UPDATE would wait on, deadlocking two batches finishing together.
+    session.execute(select(Job.id).where(Job.id == job_id).with_for_update(key_share=True))
+    open_batches = session.scalar(select(func.count()).select_from(Batch)
+                                  .where(Batch.job_id == job_id, Batch.stage != "done"))
+    if not open_batches:
         session.execute(update(Job).where(Job.id == job_id, Job.status == "running")
                         .values(status="done"))
 
 
-def run_step(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM]
-             ) -> Step | None:
-    """Run one step; ``llm_factory`` makes a model client, called only when one is needed."""
-    if step.stage == "generate":
-        return generate(sessions, step, llm_factory)
-    return verify(sessions, step, llm_factory)
+def run_step(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM],
+             lease_s: float = LEASE_S) -> Step | None:
+    """Run one step; ``llm_factory`` makes a model client, called only when one is needed.
+    The step holds the batch's lease while it works, and gives it up if it fails."""
+    stage = generate if step.stage == "generate" else verify
+    owner = leases.new_owner()
+    try:
+        return stage(sessions, step, llm_factory, owner, lease_s)
+    except BaseException:
+        leases.release_quietly(sessions, step.batch_id, owner)
+        raise

@@ -122,8 +122,9 @@ FACTORY = str(Path(sys.executable).parent / "factory")
 
 def env_for(db_url: str, broker: str, llm: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACTORY_")}
+    # short leases and frequent sweeps, so a step lost to a fault is found in seconds
     return {**env, "FACTORY_DATABASE_URL": db_url, "FACTORY_BROKER_URL": broker,
-            "FACTORY_LLM_BASE_URL": llm}
+            "FACTORY_LLM_BASE_URL": llm, "FACTORY_LEASE_S": "6", "FACTORY_SWEEP_INTERVAL_S": "2"}
 
 
 class Workers:

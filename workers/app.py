@@ -5,8 +5,10 @@ delivery is a no-op."""
 
 from __future__ import annotations
 
+import threading
+
 from celery import Celery
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 
 from factory.config import get_settings
 from factory.jobs import QUEUES
@@ -42,3 +44,20 @@ app = make_app()
 def _close_sandbox(**_: object) -> None:
     # Prefork children exit without running atexit hooks: remove their containers here.
     close_sandbox_pool()
+
+
+_sweeping: list[threading.Event] = []
+
+
+@worker_ready.connect
+def _start_sweep(**_: object) -> None:
+    # In the worker's main process: look for stranded steps now and then (workers.sweeper).
+    from workers import sweeper
+
+    _sweeping.append(sweeper.start(get_settings()))
+
+
+@worker_shutdown.connect
+def _stop_sweep(**_: object) -> None:
+    for stop in _sweeping:
+        stop.set()

@@ -45,3 +45,12 @@ def broker_view(broker_url: str, timeout_s: float = 1.0) -> BrokerView:
                       active=len(active.get(name, [])))
                for name, qs in sorted(queues.items())]
     return BrokerView(queues=depths, unacked=unacked, workers=workers)
+
+
+def missing_consumers(queues: list[str], timeout_s: float = 2.0) -> list[str]:
+    """The queues no live worker consumes (Celery's control broadcast tells)."""
+    from workers.app import app
+
+    found = app.control.inspect(timeout=timeout_s).active_queues() or {}
+    consumed = {q["name"] for qs in found.values() for q in qs}
+    return [q for q in queues if q not in consumed]

@@ -1,8 +1,13 @@
-"""Thin Celery tasks: run one step of a batch, then send the step that follows."""
+"""Thin Celery tasks: run one step of a batch, then send the step that follows.
+
+A step that fails for a passing reason (the model server or the store unreachable) is retried
+with backoff until the batch has failed ``step_attempts`` times, counted in the store so that
+redeliveries and sweeps count too; then the job fails with the reason, to be resumed.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import random
 
 from celery import Task
 from sqlalchemy.exc import OperationalError
@@ -11,47 +16,54 @@ from db.session import sessionmaker_for
 from factory.config import get_settings
 from factory.jobs import Step
 from factory.llm import LLMUnavailable, connect
-from factory.runner import record_failure
+from factory.runner import record_attempt, record_failure
 from factory.stages import run_step
 from workers.app import app
 
 RETRYABLE = (LLMUnavailable, OperationalError)
+BACKOFF_S, BACKOFF_MAX_S = 5.0, 300.0
+UNCOUNTED_RETRIES = 30  # retries while even the attempt count cannot be stored
 
 
-class StepTask(Task):
-    autoretry_for = RETRYABLE
-    retry_backoff = 5
-    retry_backoff_max = 300
-    retry_jitter = True
-    max_retries = 5
-
-    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any,
-                   einfo: Any) -> None:
-        settings = get_settings()
-        record_failure(sessionmaker_for(settings.database_url), Step(*args), exc)
-
-
-def _run(stage: str, batch_id: int, round: int, queue: str) -> None:
+def _run(task: Task, stage: str, batch_id: int, round: int, queue: str) -> None:
     settings = get_settings()
     sessions = sessionmaker_for(settings.database_url)
-    nxt = run_step(sessions, Step(stage, batch_id, round, queue), lambda: connect(settings))
+    step = Step(stage, batch_id, round, queue)
+    try:
+        nxt = run_step(sessions, step, lambda: connect(settings), settings.lease_s)
+    except RETRYABLE as exc:
+        try:
+            attempts = record_attempt(sessions, step)
+        except OperationalError:  # the store is down too: retry, bounded by the message
+            attempts = None
+        exhausted = attempts >= settings.step_attempts if attempts is not None \
+            else task.request.retries >= UNCOUNTED_RETRIES
+        if not exhausted:
+            delay = min(BACKOFF_MAX_S, BACKOFF_S * 2 ** task.request.retries)
+            raise task.retry(exc=exc, countdown=random.uniform(delay / 2, delay),
+                             max_retries=None) from exc
+        record_failure(sessions, step, exc)
+        raise
+    except Exception as exc:
+        record_failure(sessions, step, exc)
+        raise
     if nxt is not None:
         send([nxt])
 
 
-@app.task(base=StepTask, name="factory.generate")
-def generate(stage: str, batch_id: int, round: int, queue: str) -> None:
-    _run(stage, batch_id, round, queue)
+@app.task(bind=True, name="factory.generate")
+def generate(self: Task, stage: str, batch_id: int, round: int, queue: str) -> None:
+    _run(self, stage, batch_id, round, queue)
 
 
-@app.task(base=StepTask, name="factory.verify")
-def verify(stage: str, batch_id: int, round: int, queue: str) -> None:
-    _run(stage, batch_id, round, queue)
+@app.task(bind=True, name="factory.verify")
+def verify(self: Task, stage: str, batch_id: int, round: int, queue: str) -> None:
+    _run(self, stage, batch_id, round, queue)
 
 
-@app.task(base=StepTask, name="factory.sandbox")
-def sandbox(stage: str, batch_id: int, round: int, queue: str) -> None:
-    _run(stage, batch_id, round, queue)
+@app.task(bind=True, name="factory.sandbox")
+def sandbox(self: Task, stage: str, batch_id: int, round: int, queue: str) -> None:
+    _run(self, stage, batch_id, round, queue)
 
 
 TASKS = {"generate": generate, "verify": verify, "sandbox": sandbox}

@@ -15,6 +15,7 @@ from factory import jobs
 from factory.cli.common import clean_errors, console, fail, get_job, sessions, settings
 from factory.llm import LLMError
 from factory.runner import Dispatcher, InProcess
+from factory.sweep import claim_stranded
 
 app = typer.Typer(no_args_is_help=True, help="Jobs: a strategy run over a seed set.")
 
@@ -61,9 +62,36 @@ def dispatcher(on_step=None) -> Dispatcher:
     return InProcess(sessions(), settings(), on_step=on_step)
 
 
-def drive(job_id: int, wait: bool = True) -> jobs.Progress:
+WORKER_GRACE_S = 20.0
+
+
+def _check_consumers(job_id: int, wait_for_workers: bool) -> None:
+    """With a broker, say at once when no worker consumes a queue the job needs, rather than
+    wait forever in silence."""
+    from workers.inspect import missing_consumers  # composition root: only here
+
+    with sessions()() as session:
+        needed = jobs.queues_of(get_job(session, job_id))
+    deadline = time.monotonic() + WORKER_GRACE_S  # a worker may be starting right now
+    while missing := missing_consumers(needed):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
+    if not missing:
+        return
+    hint = f"start one: factory worker --queues {','.join(missing)}"
+    if not wait_for_workers:
+        raise fail(f"no worker is consuming queue(s) {', '.join(missing)} on "
+                   f"{settings().broker_url}; {hint} (or pass --wait-for-workers)")
+    console.print(f"[yellow]no worker is consuming queue(s) {', '.join(missing)} yet; "
+                  f"waiting ({hint})[/]")
+
+
+def drive(job_id: int, wait: bool = True, wait_for_workers: bool = False) -> jobs.Progress:
     """Start (or resume) a job and, unless told not to, follow it to the end with a progress bar."""
     maker = sessions()
+    if settings().broker_url:
+        _check_consumers(job_id, wait_for_workers)
     with maker.begin() as session:
         job = get_job(session, job_id)
         steps = jobs.start(session, job)
@@ -89,15 +117,15 @@ def drive(job_id: int, wait: bool = True) -> jobs.Progress:
 
 
 def _follow(job_id: int, refresh) -> None:
-    """Wait on a broker-run job; re-send batches idle past the stale limit (lost workers)."""
+    """Wait on a broker-run job; the workers sweep stranded steps themselves, and so does this
+    loop (the same claim, so a step is never sent twice by two sweepers)."""
     last_sweep = time.monotonic()
     while refresh().status == "running":
         time.sleep(1.0)
-        if time.monotonic() - last_sweep > settings().stale_batch_s:
+        if time.monotonic() - last_sweep > settings().sweep_interval_s:
             last_sweep = time.monotonic()
             with sessions().begin() as session:
-                stale = jobs.pending_steps(session, get_job(session, job_id),
-                                           older_than_s=settings().stale_batch_s)
+                stale = claim_stranded(session, settings().stale_batch_s, job_id)
             dispatcher().send(stale)
 
 
@@ -105,22 +133,42 @@ def _report(p: jobs.Progress, job_id: int) -> None:
     colour = {"done": "green", "failed": "red", "cancelled": "yellow"}.get(p.status, "white")
     console.print(f"job {job_id}: [{colour}]{p.status}[/]  batches {p.batches_done}/{p.batches}"
                   f"  samples {p.generations}  sft {p.sft}  pairs {p.pairs}")
+    if p.errored_prompts:
+        console.print(f"[yellow]{p.errored_prompts} prompt(s) errored[/] (factory job status "
+                      f"{job_id} says why; factory job retry {job_id} sends them again)")
     if p.error:
         console.print(f"[red]{p.error}[/]", highlight=False, markup=False)
     if p.status == "failed":
         raise typer.Exit(1)
 
 
+WAIT_FOR_WORKERS = typer.Option(False, help="with a broker: send the job even when no worker "
+                                 "consumes its queues yet, and wait for one")
+
+
 @app.command("run")
-def run(job_id: int, wait: bool = typer.Option(True, help="follow a broker-run job")) -> None:
+def run(job_id: int, wait: bool = typer.Option(True, help="follow a broker-run job"),
+        wait_for_workers: bool = WAIT_FOR_WORKERS) -> None:
     """Run a job: in-process without a broker, else by sending its batches to the workers."""
-    _report(drive(job_id, wait), job_id)
+    _report(drive(job_id, wait, wait_for_workers), job_id)
 
 
 @app.command("resume")
-def resume(job_id: int, wait: bool = typer.Option(True)) -> None:
+def resume(job_id: int, wait: bool = typer.Option(True),
+           wait_for_workers: bool = WAIT_FOR_WORKERS) -> None:
     """Continue a cancelled, failed or interrupted job; finished batches are not redone."""
-    _report(drive(job_id, wait), job_id)
+    _report(drive(job_id, wait, wait_for_workers), job_id)
+
+
+@app.command("retry")
+def retry(job_id: int, wait: bool = typer.Option(True),
+          wait_for_workers: bool = WAIT_FOR_WORKERS) -> None:
+    """Send the job's errored prompts again (after fixing what made the server refuse them);
+    the other prompts' samples are kept and not asked again."""
+    with sessions().begin() as session:
+        retried = jobs.retry_errored(session, get_job(session, job_id))
+    console.print(f"job {job_id}: {retried} errored prompt(s) sent again")
+    _report(drive(job_id, wait, wait_for_workers), job_id)
 
 
 @app.command("cancel")
@@ -134,10 +182,12 @@ def cancel(job_id: int) -> None:
 
 @app.command("status")
 def status(job_id: int) -> None:
-    """Progress of a job."""
+    """Progress of a job, with the prompts that errored and why."""
     with sessions()() as session:
-        p = jobs.progress(session, get_job(session, job_id))
-    console.print_json(json.dumps(p.__dict__))
+        job = get_job(session, job_id)
+        p = jobs.progress(session, job)
+        errored = jobs.errored_prompts(session, job)
+    console.print_json(json.dumps({**p.__dict__, "errors": errored}))
 
 
 @app.command("list")

@@ -16,8 +16,10 @@ def connect(settings: Settings) -> LLM:
     url = settings.llm_base_url
     if url.startswith("scripted://"):
         parsed = urlsplit(url)
-        delay = float(parse_qs(parsed.query).get("delay", ["0"])[0])
-        return ScriptedLLM.named(parsed.netloc, delay_s=delay)
+        query = parse_qs(parsed.query)
+        delay = float(query.get("delay", ["0"])[0])
+        context = int(query["context"][0]) if "context" in query else None
+        return ScriptedLLM.named(parsed.netloc, delay_s=delay, context_words=context)
     urls = [u.strip() for u in url.split(",") if u.strip()]
     servers = [OpenAIClient(
         u, settings.llm_model, settings.llm_api_key.get_secret_value(),

@@ -45,25 +45,35 @@ SCRIPTS: dict[str, Responder] = {"arithmetic": arithmetic, "garbage": garbage}
 
 
 class ScriptedLLM:
-    def __init__(self, responder: Responder, model: str = "scripted", delay_s: float = 0.0) -> None:
+    def __init__(self, responder: Responder, model: str = "scripted", delay_s: float = 0.0,
+                 context_words: int | None = None) -> None:
         self.responder = responder
         self.model = model
         self.delay_s = delay_s
+        self.context_words = context_words
         self.calls = 0
         self.asked: list[str] = []
 
     @classmethod
-    def named(cls, name: str, delay_s: float = 0.0) -> ScriptedLLM:
-        """A built-in script; ``delay_s`` imitates a slow server (for crash tests)."""
+    def named(cls, name: str, delay_s: float = 0.0, context_words: int | None = None
+              ) -> ScriptedLLM:
+        """A built-in script; ``delay_s`` imitates a slow server (for crash tests), and
+        ``context_words`` a context limit: a longer prompt is refused as vLLM refuses it."""
         if name not in SCRIPTS:
             raise LLMResponseError(f"unknown scripted model {name!r}; known: {sorted(SCRIPTS)}")
-        return cls(SCRIPTS[name], model=f"scripted-{name}", delay_s=delay_s)
+        return cls(SCRIPTS[name], model=f"scripted-{name}", delay_s=delay_s,
+                   context_words=context_words)
 
     async def chat(self, messages: list[dict[str, str]], params: SamplingParams) -> ChatResult:
         self.calls += 1
         self.asked.append(messages[-1]["content"])
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
+        words = sum(len(m["content"].split()) for m in messages)
+        if self.context_words is not None and words > self.context_words:
+            raise LLMResponseError(
+                f"scripted://{self.model} refused the request: HTTP 400: This model's maximum "
+                f"context length is {self.context_words} tokens; the messages have {words}")
         texts = [self.responder(messages, params, i) for i in range(params.n)]
         samples = [Sample(index=i, text=t, finish_reason="stop", completion_tokens=len(t.split()))
                    for i, t in enumerate(texts)]

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from factory.llm import LLM, SamplingParams, request_seed
+from factory.llm import LLM, LLMResponseError, SamplingParams, request_seed
 from factory.strategies.base import (
     Candidate,
     JudgedSample,
@@ -81,7 +81,10 @@ class ModelJudged(Strategy):
         params = SamplingParams(n=1, temperature=p.judge_temperature, max_tokens=p.judge_max_tokens,
                                 seed=request_seed(p.seed, asked, "judge", 0),
                                 json_schema=self.Verdict.model_json_schema())
-        result = await llm.chat(asked, params)
+        try:
+            result = await llm.chat(asked, params)
+        except LLMResponseError as exc:  # refused (say, too long to judge): a failed verdict
+            return Judgement(passed=False, details={"error": f"judge request failed: {exc}"})
         text = result.samples[0].text
         usage = {"judge_model": result.model, "judge_prompt_tokens": result.prompt_tokens,
                  "judge_completion_tokens": result.samples[0].completion_tokens}

@@ -1,0 +1,187 @@
+"""The job machinery under faults, step by step (scripted model; SQLite and PostgreSQL):
+completion when the last batches finish at once, leases against duplicate work, the sweep of
+stranded steps, and a prompt the server refuses."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from db.models import Batch, Job, Prompt
+from db.session import sessionmaker_for
+from factory import jobs, stages
+from factory.config import Settings
+from factory.llm.scripted import ScriptedLLM
+from factory.runner import InProcess
+from factory.seeds import SeedKind
+from factory.stages import run_step
+from factory.sweep import claim_stranded
+from tests.conftest import cli, env_for
+from tests.helpers import make_job, seed_job, snapshot
+
+
+def chain(sessions, step, llm_factory, lease_s: float = 60.0) -> None:
+    while step is not None:
+        step = run_step(sessions, step, llm_factory, lease_s)
+
+
+def test_last_two_batches_finishing_at_once_finish_the_job(pg_url: str, tmp_path: Path,
+                                                          monkeypatch) -> None:
+    """Both final verifies reach the completion check together, neither committed: the job
+    must still end done (under READ COMMITTED each sees the other's batch open)."""
+    pg = sessionmaker_for(pg_url)
+    real = stages._finish_job_if_complete
+    for attempt in range(3):
+        job_id = make_job(pg, tmp_path, count=4, batch_size=2, max_samples=4)
+        together = threading.Barrier(2, timeout=5)
+
+        def in_step(session, job_id, together=together):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                together.wait()
+            real(session, job_id)
+
+        monkeypatch.setattr(stages, "_finish_job_if_complete", in_step)
+        with pg.begin() as s:
+            first, second = jobs.start(s, s.get_one(Job, job_id))
+        llm = lambda: ScriptedLLM.named("arithmetic")  # noqa: E731
+        threads = [threading.Thread(target=chain, args=(pg, step, llm)) for step in
+                   (first, second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        with pg() as s:
+            assert s.get_one(Job, job_id).status == "done", f"attempt {attempt}"
+
+
+def test_a_second_delivery_leaves_a_leased_step_alone_and_the_sweep_too(
+        sessions, tmp_path: Path) -> None:
+    job_id = make_job(sessions, tmp_path, count=4, batch_size=4)
+    with sessions.begin() as s:
+        (step,) = jobs.start(s, s.get_one(Job, job_id))
+    slow = ScriptedLLM.named("arithmetic", delay_s=1.5)
+    other = ScriptedLLM.named("arithmetic")
+    out: list = []
+    # a lease of 0.3 s outlives a 1.5 s step only through its heartbeat
+    worker = threading.Thread(target=lambda: out.append(run_step(sessions, step, lambda: slow,
+                                                                 0.3)))
+    worker.start()
+    time.sleep(0.8)
+    assert run_step(sessions, step, lambda: other, 0.3) is None and other.calls == 0
+    with sessions.begin() as s:
+        assert claim_stranded(s, stale_s=0) == []
+    worker.join(30)
+    assert out[0] is not None and out[0].stage == "verify" and slow.calls == 4
+    with sessions() as s:
+        batch = s.get_one(Batch, step.batch_id)
+        assert (batch.stage, batch.lease_owner, batch.lease_until) == ("verify", None, None)
+
+
+def test_a_step_lost_between_commit_and_send_is_swept_once(sessions, tmp_path: Path) -> None:
+    reference = make_job(sessions, tmp_path, count=6, batch_size=3)
+    InProcess(sessions, Settings(llm_base_url="scripted://arithmetic")).send(
+        _start(sessions, reference))
+    job_id = make_job(sessions, tmp_path, count=6, batch_size=3)
+    first, second = _start(sessions, job_id)
+    llm = lambda: ScriptedLLM.named("arithmetic")  # noqa: E731
+    lost = run_step(sessions, first, llm)  # committed; the worker dies before sending it
+    assert lost is not None
+    chain(sessions, second, llm)
+    with sessions.begin() as s:
+        assert claim_stranded(s, stale_s=3600) == []  # sent a moment ago: not stranded yet
+        swept = claim_stranded(s, stale_s=0)
+    assert swept == [lost]
+    with sessions.begin() as s:
+        assert claim_stranded(s, stale_s=0.5) == []  # claimed: nobody sends it twice
+    chain(sessions, swept[0], llm)
+    assert snapshot(sessions, job_id) == snapshot(sessions, reference)
+
+
+def _start(sessions, job_id: int):
+    with sessions.begin() as s:
+        return jobs.start(s, s.get_one(Job, job_id))
+
+
+PADDING = " Please show every step of your work and explain it carefully." * 30
+
+
+def test_a_prompt_the_server_refuses_is_set_aside_and_retried(store_url: str,
+                                                             tmp_path: Path) -> None:
+    sessions = sessionmaker_for(store_url)
+    lines = (Path(__file__).parent.parent / "factory/data/arithmetic.jsonl").read_text()
+    records = [json.loads(line) for line in lines.splitlines()[:8]]
+    records[5]["problem"] += PADDING
+    params = {"batch_size": 4, "max_samples": 8}
+    reference = seed_job(sessions, tmp_path / "a.jsonl", "math", SeedKind.math, records,
+                         **params)
+    InProcess(sessions, Settings(llm_base_url="scripted://arithmetic")).send(
+        _start(sessions, reference))
+
+    job_id = seed_job(sessions, tmp_path / "b.jsonl", "math", SeedKind.math, records, **params)
+    short = Settings(llm_base_url="scripted://arithmetic?context=200")
+    InProcess(sessions, short).send(_start(sessions, job_id))
+    with sessions() as s:
+        job = s.get_one(Job, job_id)
+        assert job.status == "done"
+        errors = jobs.errored_prompts(s, job)
+    assert len(errors) == 1 and errors[0]["seed_line"] == 6 and errors[0]["round"] == 0
+    assert "HTTP 400" in errors[0]["error"] and "context length" in errors[0]["error"]
+    got, want = snapshot(sessions, job_id), snapshot(sessions, reference)
+    refused = {"generations": lambda row: row.startswith("[5,"),  # its seed ordinal
+               "sft": lambda row: "Please show every step" in row,
+               "pairs": lambda row: "Please show every step" in row}
+    for part, of_refused in refused.items():  # every other prompt's rows, unchanged
+        assert got[part] and not any(of_refused(row) for row in got[part]), part
+        assert got[part] == [row for row in want[part] if not of_refused(row)], part
+
+    with sessions.begin() as s:
+        assert jobs.retry_errored(s, s.get_one(Job, job_id)) == 1
+    InProcess(sessions, Settings(llm_base_url="scripted://arithmetic")).send(
+        _start(sessions, job_id))
+    assert snapshot(sessions, job_id) == snapshot(sessions, reference)
+    with sessions() as s:
+        assert s.scalar(select(Prompt.error).where(Prompt.job_id == job_id,
+                                                   Prompt.error.is_not(None))) is None
+
+
+def test_job_run_says_when_no_worker_consumes_its_queues(pg_url: str, redis_url: str,
+                                                         tmp_path: Path) -> None:
+    pg = sessionmaker_for(pg_url)
+    job_id = make_job(pg, tmp_path, count=4)
+    env = env_for(pg_url, redis_url, "scripted://arithmetic")
+    ran = cli(env, "job", "run", str(job_id), timeout=60)
+    assert ran.returncode == 1
+    assert "no worker is consuming queue(s) generate, verify" in ran.stderr
+    assert "factory worker --queues generate,verify" in ran.stderr
+    with pg() as s:
+        assert s.get_one(Job, job_id).status == "created"  # nothing was sent
+    sent = cli(env, "job", "run", str(job_id), "--wait-for-workers", "--no-wait", timeout=60)
+    assert sent.returncode == 0 and "waiting" in sent.stdout, sent.stdout + sent.stderr
+    with pg() as s:
+        assert s.get_one(Job, job_id).status == "running"
+
+
+
+def test_a_step_whose_worker_died_is_swept_once_its_lease_lapses(sessions,
+                                                                   tmp_path: Path) -> None:
+    from factory import leases
+
+    job_id = make_job(sessions, tmp_path, count=4, batch_size=4)
+    (step,) = _start(sessions, job_id)
+    with sessions.begin() as s:  # a worker takes the step, then dies: no heartbeat, no release
+        assert leases.acquire(s, step, "dead-worker", lease_s=0.2)
+    with sessions.begin() as s:
+        assert claim_stranded(s, stale_s=3600) == []  # its lease is still live
+    time.sleep(0.3)
+    with sessions.begin() as s:
+        assert claim_stranded(s, stale_s=3600) == [step]  # lapsed: sent again at once
+    with sessions.begin() as s:
+        assert claim_stranded(s, stale_s=3600) == []  # and only once
+    chain(sessions, step, lambda: ScriptedLLM.named("arithmetic"))
+    with sessions() as s:
+        assert s.get_one(Job, job_id).status == "done"
