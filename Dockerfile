@@ -18,9 +18,11 @@ COPY verifiers verifiers
 COPY workers workers
 COPY annotation_ui annotation_ui
 
-# The CPU build of torch (only the instag extra's embedding model uses it; the GPU is vLLM's).
+# The CPU build of torch (only the instag extra's embedding model uses it; the GPU is vLLM's),
+# from the PyTorch CPU wheel index your site uses (TORCH_INDEX in .env; compose passes it).
 ARG EXTRAS=instag,deploy
-ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG TORCH_INDEX
+RUN test -n "$TORCH_INDEX" || { echo "set TORCH_INDEX to a PyTorch CPU wheel index" >&2; exit 1; }
 RUN PIP_EXTRA_INDEX_URL=$TORCH_INDEX scripts/install_factory.sh /opt/venv "$EXTRAS"
 
 # Not root. The sandbox worker reaches the Docker engine through the group of its socket

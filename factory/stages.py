@@ -61,10 +61,10 @@ def _judged(session: Session, batch_id: int, verifier: str) -> dict[int, list[Ju
 def _claim(session: Session, batch: Batch, stage: str, round: int,
            new_stage: str, new_round: int) -> bool:
     """Move the batch on only if nobody else did; False means this delivery was a duplicate.
-    The lease ends with the step, and the next step counts as sent from now."""
+    The lease and the failed attempts end with the step; the next step counts as sent now."""
     result = session.execute(
         update(Batch).where(Batch.id == batch.id, Batch.stage == stage, Batch.round == round)
-        .values(stage=new_stage, round=new_round, error=None, lease_owner=None,
+        .values(stage=new_stage, round=new_round, error=None, attempts=0, lease_owner=None,
                 lease_until=None, sent_at=utcnow())
         .execution_options(synchronize_session=False))
     return result.rowcount == 1

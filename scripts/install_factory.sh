@@ -4,7 +4,7 @@
 #   scripts/install_factory.sh [VENV] [EXTRAS]     (defaults: .venv test,instag,deploy)
 # torch comes first, pinned to its CPU build: the instag extra's embedding model needs it, and
 # unpinned pip would take a CUDA build of several GB. On these machines the wheel lies on disk
-# (pip's find-links); elsewhere give PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu.
+# (pip's find-links); elsewhere give PIP_EXTRA_INDEX_URL=<PyTorch's CPU wheel index>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${1:-.venv}

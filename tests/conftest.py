@@ -68,6 +68,7 @@ def pg_url() -> Iterator[str]:
     except psycopg.OperationalError as exc:
         pytest.fail(f"PostgreSQL at {PG_ADMIN} is required: {exc}")
     admin.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
     base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
     url = f"{base}/{name}"
     upgrade(url)
@@ -75,8 +76,9 @@ def pg_url() -> Iterator[str]:
     from db.session import engine_for
 
     engine_for(url).dispose()
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    # a new connection: a test may have restarted the server since
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -124,7 +126,8 @@ def env_for(db_url: str, broker: str, llm: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACTORY_")}
     # short leases and frequent sweeps, so a step lost to a fault is found in seconds
     return {**env, "FACTORY_DATABASE_URL": db_url, "FACTORY_BROKER_URL": broker,
-            "FACTORY_LLM_BASE_URL": llm, "FACTORY_LEASE_S": "6", "FACTORY_SWEEP_INTERVAL_S": "2"}
+            "FACTORY_LLM_BASE_URL": llm, "FACTORY_LEASE_S": "6", "FACTORY_SWEEP_INTERVAL_S": "2",
+            "FACTORY_STALE_BATCH_S": "15"}
 
 
 class Workers:

@@ -185,3 +185,22 @@ def test_a_step_whose_worker_died_is_swept_once_its_lease_lapses(sessions,
     chain(sessions, step, lambda: ScriptedLLM.named("arithmetic"))
     with sessions() as s:
         assert s.get_one(Job, job_id).status == "done"
+
+
+def test_a_step_against_a_dead_server_retries_until_its_attempts_are_spent(
+        pg_url: str, redis_url: str, workers, tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    pg = sessionmaker_for(pg_url)
+    job_id = make_job(pg, tmp_path, count=2, batch_size=2)
+    env = {**env_for(pg_url, redis_url, f"http://127.0.0.1:{free_port()}/v1"),
+           "FACTORY_LLM_MAX_RETRIES": "0", "FACTORY_STEP_ATTEMPTS": "3"}
+    workers(env).start("generate,verify")
+    ran = cli(env, "job", "run", str(job_id), timeout=120)
+    assert ran.returncode == 1 and "LLMUnavailable" in ran.stdout, ran.stdout + ran.stderr
+    with pg() as s:
+        job = s.get_one(Job, job_id)
+        batch = s.scalars(select(Batch).where(Batch.job_id == job_id)).one()
+        assert job.status == "failed" and "LLMUnavailable" in (job.error or "")
+        assert batch.attempts == 3 and batch.stage == "generate"
+        assert batch.lease_owner is None  # given up, so a resume can take it at once

@@ -25,8 +25,8 @@ def sweep_once(settings: Settings) -> int:
     sessions = sessionmaker_for(settings.database_url, pooled=False)
     with sessions.begin() as session:
         steps = claim_stranded(session, settings.stale_batch_s)
-    send(steps)
     if steps:
+        send(steps)
         log.warning("sweep: sent %d stranded step(s) again: %s", len(steps),
                     ", ".join(f"batch {s.batch_id} {s.stage} r{s.round}" for s in steps[:10]))
     return len(steps)
