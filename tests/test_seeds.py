@@ -36,11 +36,36 @@ def test_math_formats_normalise(sessions, tmp_path: Path) -> None:
     assert payloads[0]["problem"] == "Q1" and payloads[0]["solution"] == "Work 1,000 <<x>>"
 
 
-def test_bundled_gsm8k_test_set_imports(sessions) -> None:
-    path = Path(__file__).parent.parent / "factory" / "data" / "gsm8k_test.jsonl"
+def test_bundled_gsm8k_splits_import_and_do_not_overlap(sessions) -> None:
+    data = Path(__file__).parent.parent / "factory" / "data"
     with sessions.begin() as s:
-        seed_set, _ = import_seeds(s, path, SeedKind.math)
-    assert seed_set.item_count == 1319
+        test, _ = import_seeds(s, data / "gsm8k_test.jsonl", SeedKind.math)
+        train, _ = import_seeds(s, data / "gsm8k_train.jsonl.gz", SeedKind.math)
+        assert (test.item_count, train.item_count) == (1319, 7473)
+        problems = {sid: {i.payload["problem"] for i in s.scalars(
+            select(SeedItem).where(SeedItem.seed_set_id == sid))} for sid in (test.id, train.id)}
+    assert not problems[test.id] & problems[train.id]
+
+
+def test_the_demo_with_a_real_model_samples_the_train_split(tmp_path: Path, monkeypatch) -> None:
+    """The test split is for measuring: the demo never turns it into training data."""
+    from factory.cli import demo as demo_cmd
+
+    seen = []
+
+    def import_seeds_and_stop(session, path, kind):
+        seen.append(path)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(demo_cmd, "import_seeds", import_seeds_and_stop)
+    monkeypatch.setenv("FACTORY_LLM_MODEL", "Qwen/Qwen2-7B-Instruct")
+    monkeypatch.setenv("FACTORY_DATABASE_URL", f"sqlite:///{tmp_path / 'f.db'}")
+    from factory.config import get_settings
+
+    get_settings.cache_clear()
+    with pytest.raises(SystemExit):
+        demo_cmd.demo(seeds=None, batch_size=50, max_samples=16, out_dir=tmp_path)
+    assert [p.name for p in seen] == ["gsm8k_train.jsonl.gz"]
 
 
 def test_same_file_twice_stores_nothing_new(sessions, tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 On the embedded default it serves the tiny demo model with vLLM (building it if needed) and
 samples the bundled arithmetic seeds; with another model (FACTORY_LLM_BASE_URL and
-FACTORY_LLM_MODEL pointing at a real Qwen2 server) it samples GSM8K's test set instead.
+FACTORY_LLM_MODEL pointing at a real Qwen2 server) it samples GSM8K's train split instead: the
+test split is what the trained model will be measured on, so it never becomes training data.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def demo(seeds: Path | None = typer.Option(None, help="math seeds JSONL (default
     upgrade(s.database_url)
     # The tiny demo model (or the scripted stand-in) does arithmetic; a real model gets GSM8K.
     tiny = s.llm_model == TINY or s.llm_base_url.startswith("scripted://")
-    seed_file = seeds or DATA / ("arithmetic.jsonl" if tiny else "gsm8k_test.jsonl")
+    seed_file = seeds or DATA / ("arithmetic.jsonl" if tiny else "gsm8k_train.jsonl.gz")
     with clean_errors(SeedFileError), sessions().begin() as session:
         seed_set, _ = import_seeds(session, seed_file, SeedKind.math)
         seed_set_id = seed_set.id
