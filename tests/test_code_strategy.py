@@ -34,18 +34,20 @@ def test_all_164_canonical_solutions_pass_and_a_wrong_one_fails(strategy) -> Non
 
     def one(seed: dict) -> tuple[str, bool, dict]:
         ok, details = strategy.run_tests(seed["prompt"] + seed["canonical_solution"],
-                                         seed["test"], seed["entry_point"])
+                                         seed["test"], seed["entry_point"], seed["prompt"])
         return seed["task_id"], ok, details
 
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(one, HUMANEVAL))
-    failures = [(t, d["status"], d["stderr"][-300:]) for t, ok, d in results if not ok]
+    failures = [(t, d["status"], d["detail"], d["stderr"][-300:]) for t, ok, d in results
+                if not ok]
     assert failures == []
     assert all(d["checks"] > 0 for _, _, d in results)
     seed = HUMANEVAL[0]
     ok, details = strategy.run_tests(seed["prompt"] + "    return not True\n", seed["test"],
-                                     seed["entry_point"])
-    assert not ok and details["status"] == "failed" and "AssertionError" in details["stderr"]
+                                     seed["entry_point"], seed["prompt"])
+    assert not ok and details["status"] == "failed"
+    assert details["detail"].startswith("AssertionError at tests line"), details
 
 
 CHEATS = {
@@ -80,9 +82,13 @@ def test_without_tests_a_solution_must_agree_with_its_siblings(strategy) -> None
     wrong_but_self_consistent = ("```python\ndef double(x):\n    return x + 1\n```\n"
                                  "```python\nassert double(1) == 2\n```")
     no_tests = "```python\ndef double(x):\n    return 2 * x\n```"
-    texts = [good, good2, wrong_but_self_consistent, no_tests]
+    # tests that would write a forged verdict from the judge's side are not run at all
+    hostile_tests = ("```python\ndef double(x):\n    return x\n```\n```python\n"
+                     "assert __import__('os').write(6, b'ok') or True\n```")
+    texts = [good, good2, wrong_but_self_consistent, no_tests, hostile_tests]
     verdicts = strategy.judge(spec, [Candidate(text=t) for t in texts])
-    assert [v.passed for v in verdicts] == [True, True, False, False]
+    assert [v.passed for v in verdicts] == [True, True, False, False, False]
+    assert verdicts[4].details["detail"] == "no tests written"
     assert verdicts[2].details["own_tests"] is True and verdicts[2].details["agreement"] < 0.5
 
 

@@ -93,3 +93,18 @@ def test_cli_runs_one_program(tmp_path: Path) -> None:
     result = json.loads(out.stdout)
     assert result["status"] == "ok" and result["stdout"] == "42\n"
     assert {"exit_code", "stderr", "duration_s"} <= set(result)
+
+
+def test_no_program_or_secret_on_a_command_line_and_no_writable_import_path(
+        pool: SandboxPool) -> None:
+    """The request reaches the supervisor on stdin; every interpreter runs isolated."""
+    r = pool.run("import os, sys\nMARK = 'PROGRAM-' + 'MARKER'\nlines = []\n"
+                 "for p in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+                 "    try:\n"
+                 "        lines.append(open(f'/proc/{p}/cmdline', 'rb').read().decode())\n"
+                 "    except OSError:\n"
+                 "        pass\n"
+                 "print(any('PROGRAM-MARKER' in c for c in lines), len(lines) >= 3)\n"
+                 "print(not any(os.access(d, os.W_OK) for d in sys.path if os.path.exists(d)))\n"
+                 "print(os.access('/usr/lib/python3.11', os.W_OK), sys.flags.isolated)")
+    assert r.status == "ok" and r.stdout.split() == ["False", "True", "True", "False", "1"], r

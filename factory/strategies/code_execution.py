@@ -52,13 +52,20 @@ def solution_source(prompt: str, entry_point: str, response: str) -> str:
 
 
 def model_tests(response: str, entry_point: str) -> str | None:
-    """The response's own assert tests as a ``check(candidate)`` function, if it wrote any."""
+    """The response's own assert tests as a ``check(candidate)`` function, if it wrote any.
+
+    Only asserts the judge may run on a model's word are kept (over ``candidate(...)``,
+    literals and pure builtins: code_harness.restricted_tests_error)."""
     blocks = code_blocks(response)
-    asserts = [line.strip() for b in blocks[1:] for line in b.splitlines()
+    asserts = [line.strip().replace(f"{entry_point}(", "candidate(")
+               for b in blocks[1:] for line in b.splitlines()
                if line.strip().startswith("assert ")]
+    asserts = [a for a in asserts
+               if code_harness.restricted_tests_error(f"def check(candidate):\n    {a}\n")
+               is None]
     if not asserts:
         return None
-    body = "\n".join("    " + a.replace(f"{entry_point}(", "candidate(") for a in asserts)
+    body = "\n".join("    " + a for a in asserts)
     return f"def check(candidate):\n{body}\n"
 
 
@@ -80,34 +87,36 @@ class CodeExecutionFeedback(PassFailStrategy):
                            reference={"prompt": seed["prompt"], "entry_point": entry,
                                       "test": seed.get("test"), "task_id": seed.get("task_id")})]
 
-    def run_tests(self, solution: str, test: str, entry_point: str) -> tuple[bool, dict]:
-        return self.run_suites([(solution, test)], entry_point)[0]
+    def run_tests(self, solution: str, test: str, entry_point: str, context: str = ""
+                  ) -> tuple[bool, dict]:
+        return self.run_suites([(solution, test)], entry_point, context)[0]
 
-    def run_suites(self, cases: list[tuple[str, str]], entry_point: str
-                   ) -> list[tuple[bool, dict]]:
+    def run_suites(self, cases: list[tuple[str, str]], entry_point: str, context: str = "",
+                   restricted: bool = False) -> list[tuple[bool, dict]]:
         """Run (solution, tests) cases in the sandbox, spread over the warm containers, several
-        per exec; each case passes only if the harness saw every test hold."""
+        per exec; each case passes only if the tests, run apart from the solution, saw every
+        check hold. ``context``: the problem's own code the tests may use (its prompt);
+        ``restricted``: the tests are a model's (code_harness.restricted_tests_error)."""
         out: list[tuple[bool, dict] | None] = [None] * len(cases)
-        programs: list[tuple[int, str, str]] = []
+        jobs: list[tuple[int, dict]] = []
         for i, (solution, test) in enumerate(cases):
             try:
-                program, stdin = code_harness.build_program(solution, test, entry_point)
-            except SyntaxError as exc:
-                out[i] = (False, {"status": "error", "detail": f"tests do not parse: {exc}"})
-                continue
-            programs.append((i, program, stdin))
+                jobs.append((i, code_harness.function_job(
+                    solution, test, entry_point, context, restricted=restricted,
+                    call_timeout=self.params.timeout_s)))
+            except code_harness.BadCheck as exc:
+                out[i] = (False, {"status": exc.status, "detail": exc.reason, "checks": 0})
         pool = sandbox_pool()
-        chunks = [programs[k::pool.size] for k in range(pool.size) if programs[k::pool.size]]
+        chunks = [jobs[k::pool.size] for k in range(pool.size) if jobs[k::pool.size]]
         with ThreadPoolExecutor(len(chunks) or 1) as threads:
-            results = threads.map(lambda ch: pool.run_many([(p, s) for _, p, s in ch],
-                                                           self.params.timeout_s), chunks)
+            results = threads.map(lambda ch: pool.judge_many([j for _, j in ch],
+                                                             self.params.timeout_s), chunks)
             for chunk, chunk_results in zip(chunks, results, strict=True):
-                for (i, _, stdin), r in zip(chunk, chunk_results, strict=True):
-                    ok, checks = code_harness.passed(r.stdout, stdin)
-                    out[i] = (ok and r.status == "ok", {
-                        "status": r.status, "exit_code": r.exit_code, "checks": checks,
-                        "duration_s": r.duration_s, "stdout": r.stdout[-OUTPUT_KEPT:],
-                        "stderr": r.stderr[-OUTPUT_KEPT:], "detail": r.detail})
+                for (i, _), r in zip(chunk, chunk_results, strict=True):
+                    ok, details = code_harness.verdict(r)
+                    for key in ("stdout", "stderr", "test_output"):
+                        details[key] = details[key][-OUTPUT_KEPT:]
+                    out[i] = (ok, details)
         return [o for o in out if o is not None]
 
     def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
@@ -116,7 +125,7 @@ class CodeExecutionFeedback(PassFailStrategy):
         entry = ref["entry_point"]
         solutions = [solution_source(ref["prompt"], entry, t) for t in texts]
         if ref.get("test"):
-            runs = self.run_suites([(s, ref["test"]) for s in solutions], entry)
+            runs = self.run_suites([(s, ref["test"]) for s in solutions], entry, ref["prompt"])
             return [Judgement(passed=ok, score=float(ok), details=d) for ok, d in runs]
         return self._judge_by_agreement(solutions, texts, entry)
 
@@ -125,7 +134,8 @@ class CodeExecutionFeedback(PassFailStrategy):
         tests = [model_tests(t, entry) for t in texts]
         suites = [j for j, t in enumerate(tests) if t]
         cases = [(i, j) for i in range(len(solutions)) if tests[i] for j in suites]
-        runs = self.run_suites([(solutions[i], tests[j] or "") for i, j in cases], entry)
+        runs = self.run_suites([(solutions[i], tests[j] or "") for i, j in cases], entry,
+                               restricted=True)
         held = {case: ok for case, (ok, _) in zip(cases, runs, strict=True)}
         out = []
         for i in range(len(solutions)):
