@@ -39,7 +39,8 @@ def _live(window_s: float) -> None:
     right.metric("tokens/s", f"{total.tokens_per_s:.1f}")
     st.dataframe(pd.DataFrame([{
         "strategy": r.strategy, "jobs": ", ".join(f"{n} {k}" for k, n in sorted(r.jobs.items())),
-        "samples": r.samples, "accepted": r.acceptance, "samples/s": r.recent.samples_per_s,
+        "samples": r.samples, "accepted": r.acceptance, "check errors": r.check_errors,
+        "samples/s": r.recent.samples_per_s,
         "tokens/s": r.recent.tokens_per_s, "failed batches": r.failed_batches,
         "last error": r.last_error} for r in rows]), hide_index=True)
 

@@ -124,6 +124,8 @@ class Verdict(Base):
     verifier: Mapped[str] = mapped_column(String(50))
     verifier_version: Mapped[str] = mapped_column(String(20))
     passed: Mapped[bool]
+    # passed | failed | error (the check failed, not the sample) | pending (people judge it)
+    status: Mapped[str] = mapped_column(String(10), default="failed", server_default="failed")
     score: Mapped[float | None]
     details: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

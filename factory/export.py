@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from db.models import Generation, Job, PreferencePair, Prompt, SftExample, Verdict
@@ -118,11 +118,18 @@ def export(session: Session, kind: Kind, out: Path, f: ExportFilter) -> ExportRe
         "created_at": datetime.now(UTC).isoformat(),
         "factory_version": _version(),
         "jobs": {str(j.id): {"strategy": j.strategy, "model": j.model, "params": j.params,
-                             "seed_set": j.seed_set_id}
+                             "seed_set": j.seed_set_id,
+                             "check_errors_left_out": _check_errors(session, j.id)}
                  for j in session.scalars(select(Job).where(Job.id.in_(result.jobs)))},
     }
     result.manifest.write_text(json.dumps(manifest, indent=2) + "\n")
     return result
+
+
+def _check_errors(session: Session, job_id: int) -> int:
+    """Samples whose check failed (not the sample): never in a file, counted here."""
+    return session.scalar(select(func.count()).select_from(Verdict).join(Generation)
+                          .where(Generation.job_id == job_id, Verdict.status == "error")) or 0
 
 
 def _version() -> str:

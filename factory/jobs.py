@@ -14,7 +14,17 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
-from db.models import Batch, Generation, Job, PreferencePair, Prompt, SeedItem, SeedSet, SftExample
+from db.models import (
+    Batch,
+    Generation,
+    Job,
+    PreferencePair,
+    Prompt,
+    SeedItem,
+    SeedSet,
+    SftExample,
+    Verdict,
+)
 from factory.prompts import template_version
 from factory.strategies import get_strategy
 from factory.strategies.base import SeedRejected, Strategy, StrategyParams
@@ -163,6 +173,7 @@ class Progress:
     sft: int
     pairs: int
     errored_prompts: int
+    check_errors: int  # samples whose check failed (not the sample): never paired or exported
     status: str
     error: str | None
 
@@ -179,6 +190,9 @@ def progress(session: Session, job: Job) -> Progress:
         sft=count(SftExample, SftExample.job_id == job.id),
         pairs=count(PreferencePair, PreferencePair.job_id == job.id),
         errored_prompts=count(Prompt, Prompt.job_id == job.id, Prompt.error.is_not(None)),
+        check_errors=session.scalar(select(func.count()).select_from(Verdict).join(Generation)
+                                    .where(Generation.job_id == job.id,
+                                           Verdict.status == "error")) or 0,
         status=job.status, error=job.error,
     )
 

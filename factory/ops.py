@@ -33,8 +33,9 @@ class StrategyHealth(BaseModel):
     strategy: str
     jobs: dict[str, int]  # by status
     samples: int
-    verdicts: int
+    verdicts: int  # passed or failed; errored and pending checks are not verdicts on quality
     passed: int
+    check_errors: int
     recent: Throughput
     failed_batches: int
     last_error: str | None
@@ -59,9 +60,12 @@ def strategies(session: Session, window_s: float = 60) -> list[StrategyHealth]:
     for strategy, status, n in session.execute(
             select(Job.strategy, Job.status, func.count()).group_by(Job.strategy, Job.status)):
         jobs.setdefault(strategy, {})[status] = n
-    counts: dict[str, Any] = {s: (n, v, p) for s, n, v, p in session.execute(
-        select(Job.strategy, func.count(func.distinct(Generation.id)), func.count(Verdict.id),
-               func.coalesce(func.sum(case((Verdict.passed, 1), else_=0)), 0))
+    def tally(*statuses: str) -> Any:
+        return func.coalesce(func.sum(case((Verdict.status.in_(statuses), 1), else_=0)), 0)
+
+    counts: dict[str, Any] = {s: (n, v, p, e) for s, n, v, p, e in session.execute(
+        select(Job.strategy, func.count(func.distinct(Generation.id)), tally("passed", "failed"),
+               tally("passed"), tally("error"))
         .join(Generation, Generation.job_id == Job.id)
         .outerjoin(Verdict, Verdict.generation_id == Generation.id)
         .group_by(Job.strategy))}
@@ -72,9 +76,10 @@ def strategies(session: Session, window_s: float = 60) -> list[StrategyHealth]:
         last = session.scalar(select(Job.error).where(Job.strategy == strategy,
                                                       Job.error.is_not(None))
                               .order_by(Job.updated_at.desc()).limit(1))
-        samples, verdicts, passed = counts.get(strategy, (0, 0, 0))
+        samples, verdicts, passed, errors = counts.get(strategy, (0, 0, 0, 0))
         out.append(StrategyHealth(strategy=strategy, jobs=jobs[strategy], samples=samples,
-                                  verdicts=verdicts, passed=int(passed),
+                                  verdicts=int(verdicts), passed=int(passed),
+                                  check_errors=int(errors),
                                   recent=throughput(session, window_s, strategy),
                                   failed_batches=failed, last_error=last))
     return out

@@ -34,6 +34,8 @@ from factory.strategies.base import (
 
 MAX_ROUNDS = 64
 LEASE_S = 60.0
+CHECK_ATTEMPTS = 3  # a check that errors (not the sample: the check) is run this often
+CHECK_ERROR = "check_error"
 T = TypeVar("T")
 
 
@@ -45,16 +47,18 @@ def _spec(p: Prompt) -> PromptSpec:
 def _judged(session: Session, batch_id: int, verifier: str) -> dict[int, list[JudgedSample]]:
     rows = session.execute(
         select(Generation.prompt_id, Generation.id, Generation.sample_index, Generation.text,
-               Generation.role, Generation.round, Verdict.passed, Verdict.score, Verdict.details)
+               Generation.role, Generation.round, Verdict.passed, Verdict.score, Verdict.details,
+               Verdict.status)
         .join(Prompt, Prompt.id == Generation.prompt_id)
         .join(Verdict, (Verdict.generation_id == Generation.id) & (Verdict.verifier == verifier))
         .where(Prompt.batch_id == batch_id).order_by(Generation.prompt_id, Generation.sample_index))
     out: dict[int, list[JudgedSample]] = defaultdict(list)
-    for prompt_id, gen_id, idx, text, role, round_, passed, score, details in rows:
+    for prompt_id, gen_id, idx, text, role, round_, passed, score, details, status in rows:
+        error = details.get(CHECK_ERROR, "check failed") if status == "error" else None
+        judgement = Judgement(passed=passed, score=score, details=details, error=error,
+                              pending=status == "pending")
         out[prompt_id].append(JudgedSample(generation_id=gen_id, sample_index=idx, text=text,
-                                           role=role, round=round_,
-                                           judgement=Judgement(passed=passed, score=score,
-                                                               details=details)))
+                                           role=role, round=round_, judgement=judgement))
     return out
 
 
@@ -198,19 +202,15 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
     work: list[JudgeWork] = [(_spec(prompts[pid]), [c for _, c in gens], before.get(pid, []))
                              for pid, gens in by_prompt.items()]
     with leases.held(sessions, step.batch_id, owner, lease_s):
-        if not work:
-            judgements: list[list[Judgement]] = []
-        elif strategy.judge_needs_model:
-            judgements = _with_model(llm_factory,
-                                     lambda llm: strategy.judge_with_model(llm, work))
-        else:
-            judgements = [strategy.judge(spec, cands) for spec, cands, _ in work]
+        judgements = _judge(strategy, work, llm_factory)
     verdicts: list[dict[str, Any]] = []
     for gens, found in zip(by_prompt.values(), judgements, strict=True):
         for (gen_id, _), j in zip(gens, found, strict=True):
+            details = {**j.details, CHECK_ERROR: j.error} if j.error is not None else j.details
             verdicts.append({"generation_id": gen_id, "verifier": strategy.verifier,
-                             "verifier_version": strategy.verifier_version, "passed": j.passed,
-                             "score": j.score, "details": j.details})
+                             "verifier_version": strategy.verifier_version,
+                             "passed": j.passed and j.error is None, "status": j.status,
+                             "score": j.score, "details": details})
 
     with sessions.begin() as session:
         insert_ignore(session, Verdict, verdicts)
@@ -230,13 +230,35 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
     return None
 
 
+def _judge(strategy: Strategy, work: list[JudgeWork], llm_factory: Callable[[], LLM]
+           ) -> list[list[Judgement]]:
+    """Verdicts per prompt; a prompt with a check that errored is judged again, up to
+    ``CHECK_ATTEMPTS`` times in all (a later round of a strategy may rely on its verdicts)."""
+    def run(items: list[JudgeWork]) -> list[list[Judgement]]:
+        if strategy.judge_needs_model:
+            return _with_model(llm_factory, lambda llm: strategy.judge_with_model(llm, items))
+        return [strategy.judge(spec, cands) for spec, cands, _ in items]
+
+    judgements = run(work) if work else []
+    for attempt in range(1, CHECK_ATTEMPTS):
+        again = [i for i, found in enumerate(judgements) if any(j.error for j in found)]
+        if not again:
+            break
+        for i, found in zip(again, run([work[i] for i in again]), strict=True):
+            for j in found:
+                j.details["check_attempts"] = attempt + 1
+            judgements[i] = found
+    return judgements
+
+
 def _curate(session: Session, strategy: Strategy, prompts: dict[int, Prompt],
             judged: dict[int, list[JudgedSample]]) -> None:
     sft: list[dict[str, Any]] = []
     pairs: list[dict[str, Any]] = []
     for pid, p in prompts.items():
         samples = judged.get(pid, [])
-        cur = strategy.curate(_spec(p), samples)
+        # a sample whose check errored is neither right nor wrong: never paired or exported
+        cur = strategy.curate(_spec(p), [s for s in samples if s.judgement.error is None])
         passed = sum(s.judgement.passed for s in samples)
         session.execute(update(Prompt).where(Prompt.id == pid).values(
             samples=len(samples), passed=passed, flag=cur.flag,

@@ -29,6 +29,9 @@ class MathCheck(BaseModel):
     correct: bool
     extracted: str | None
     error: str | None = None
+    # the check itself failed (a reference that does not parse, math-verify raising, a
+    # deadline): says nothing of the response, unlike "no final answer found"
+    check_failed: bool = False
 
 
 @lru_cache(maxsize=65536)
@@ -40,14 +43,16 @@ def _check(gold: str, response: str, timeout: int | None) -> MathCheck:
     try:
         gold_parsed = _parse_gold(gold, timeout)
         if not gold_parsed:
-            return MathCheck(correct=False, extracted=None, error=f"gold {gold!r} unparsable")
+            return MathCheck(correct=False, extracted=None, error=f"gold {gold!r} unparsable",
+                             check_failed=True)
         answer = parse(response, extraction_config=_RESPONSE_CONFIG, parsing_timeout=timeout)
         if not answer:
             return MathCheck(correct=False, extracted=None, error="no final answer found")
         ok = verify(gold_parsed, answer, timeout_seconds=timeout)
         return MathCheck(correct=bool(ok), extracted=str(answer[-1]))
     except Exception as exc:  # math-verify raises on pathological input; never fail a batch
-        return MathCheck(correct=False, extracted=None, error=f"{type(exc).__name__}: {exc}")
+        return MathCheck(correct=False, extracted=None, error=f"{type(exc).__name__}: {exc}",
+                         check_failed=True)
 
 
 def _check_chunk(pairs: list[tuple[str, str]]) -> list[MathCheck]:
@@ -82,7 +87,8 @@ def check_many(pairs: list[tuple[str, str]]) -> list[MathCheck]:
     except Exception as exc:  # a deadline passed (FutureTimeout) or the helper died
         _reset_helper()
         if len(pairs) == 1:
-            return [MathCheck(correct=False, extracted=None, error=f"check aborted: {exc!r}")]
+            return [MathCheck(correct=False, extracted=None, error=f"check aborted: {exc!r}",
+                              check_failed=True)]
         return [check_many([p])[0] for p in pairs]
 
 

@@ -34,8 +34,8 @@ def _broker() -> Group | Text:
 
 
 def _store(window_s: float) -> Table:
-    table = Table("strategy", "jobs", "samples", "accepted", "samples/s", "tokens/s",
-                  "failed batches", "last error",
+    table = Table("strategy", "jobs", "samples", "accepted", "check errors", "samples/s",
+                  "tokens/s", "failed batches", "last error",
                   title=f"strategies (rates over the last {window_s:g}s)")
     with sessions()() as s:
         rows = ops.strategies(s, window_s)
@@ -43,7 +43,8 @@ def _store(window_s: float) -> Table:
     for r in rows:
         jobs = ", ".join(f"{n} {status}" for status, n in sorted(r.jobs.items()))
         accepted = "-" if r.acceptance is None else f"{r.acceptance:.1%}"
-        table.add_row(r.strategy, jobs, str(r.samples), accepted, f"{r.recent.samples_per_s:.2f}",
+        table.add_row(r.strategy, jobs, str(r.samples), accepted, str(r.check_errors),
+                      f"{r.recent.samples_per_s:.2f}",
                       f"{r.recent.tokens_per_s:.0f}", str(r.failed_batches),
                       (r.last_error or "")[:80])
     table.caption = (f"all strategies: {total.samples_per_s:.2f} samples/s, "

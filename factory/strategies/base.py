@@ -40,9 +40,23 @@ class PromptSpec(BaseModel):
 
 
 class Judgement(BaseModel):
+    """A verdict on one sample. ``error``: the check itself failed (a sandbox or helper crash,
+    a deadline, a reference that does not parse), which says nothing of the sample, so it is
+    retried and never paired or exported. ``pending``: nobody has judged it yet (people will)."""
+
     passed: bool
     score: float | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    pending: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "error"
+        if self.pending:
+            return "pending"
+        return "passed" if self.passed else "failed"
 
 
 class Ask(BaseModel):

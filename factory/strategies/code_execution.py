@@ -126,7 +126,9 @@ class CodeExecutionFeedback(PassFailStrategy):
         solutions = [solution_source(ref["prompt"], entry, t) for t in texts]
         if ref.get("test"):
             runs = self.run_suites([(s, ref["test"]) for s in solutions], entry, ref["prompt"])
-            return [Judgement(passed=ok, score=float(ok), details=d) for ok, d in runs]
+            return [Judgement(passed=ok, score=float(ok), details=d,
+                              error=(d.get("detail") or "sandbox error")
+                              if d.get("status") == "error" else None) for ok, d in runs]
         return self._judge_by_agreement(solutions, texts, entry)
 
     def _judge_by_agreement(self, solutions: list[str], texts: list[str], entry: str

@@ -42,7 +42,8 @@ class MathRejectionSampling(PassFailStrategy):
     def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
         gold = prompt.reference["answer"]
         checks = math_answer.check_many([(gold, s.text) for s in samples])
-        return [Judgement(passed=c.correct, score=float(c.correct), details=c.model_dump())
+        return [Judgement(passed=c.correct, score=float(c.correct), details=c.model_dump(),
+                          error=c.error if c.check_failed else None)
                 for c in checks]
 
     def curation_meta(self, prompt: PromptSpec) -> dict[str, Any]:

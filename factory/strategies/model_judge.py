@@ -83,8 +83,9 @@ class ModelJudged(Strategy):
                                 json_schema=self.Verdict.model_json_schema())
         try:
             result = await llm.chat(asked, params)
-        except LLMResponseError as exc:  # refused (say, too long to judge): a failed verdict
-            return Judgement(passed=False, details={"error": f"judge request failed: {exc}"})
+        except LLMResponseError as exc:  # refused (say, too long to judge): the check failed
+            reason = f"judge request failed: {exc}"
+            return Judgement(passed=False, details={"error": reason}, error=reason)
         text = result.samples[0].text
         usage = {"judge_model": result.model, "judge_prompt_tokens": result.prompt_tokens,
                  "judge_completion_tokens": result.samples[0].completion_tokens}

@@ -37,8 +37,8 @@ class Responses(Strategy):
     name = "respond"
     seed_kind = SeedKind.prompts
     Params = RespondParams
-    verifier = "human-ranking"
-    verifier_version = "v1"
+    verifier = "awaiting-people"
+    verifier_version = "v2"
     params: RespondParams
 
     def build_prompts(self, seed: dict[str, Any]) -> list[PromptSpec]:
@@ -53,8 +53,11 @@ class Responses(Strategy):
                 for t in self.params.temperatures]
 
     def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
-        # People judge these in the annotation app; the verdict only records that.
-        return [Judgement(passed=True, details={"pending": "human ranking"}) for _ in samples]
+        # Nobody has judged these yet: people rank them in the annotation app. The verdict
+        # says so (pending), and acceptance figures leave it out.
+        return [Judgement(passed=False, pending=True,
+                          details={"pending": "ranked by people in the annotation app"})
+                for _ in samples]
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
         return Curation()
