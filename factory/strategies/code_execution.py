@@ -10,20 +10,18 @@ agree with what the other samples think the function does.
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import Field
 
+from factory.code_checks import Case, judge_cases
 from factory.prompts import render
-from factory.sandbox_service import sandbox_pool
 from factory.seeds import SeedKind
 from factory.strategies.base import Candidate, Judgement, PromptSpec
 from factory.strategies.selection import PassFailParams, PassFailStrategy
 from verifiers import code_harness, sandbox
 
 _BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
-OUTPUT_KEPT = 2000
 
 
 class CodeParams(PassFailParams):
@@ -97,27 +95,8 @@ class CodeExecutionFeedback(PassFailStrategy):
         per exec; each case passes only if the tests, run apart from the solution, saw every
         check hold. ``context``: the problem's own code the tests may use (its prompt);
         ``restricted``: the tests are a model's (code_harness.restricted_tests_error)."""
-        out: list[tuple[bool, dict] | None] = [None] * len(cases)
-        jobs: list[tuple[int, dict]] = []
-        for i, (solution, test) in enumerate(cases):
-            try:
-                jobs.append((i, code_harness.function_job(
-                    solution, test, entry_point, context, restricted=restricted,
-                    call_timeout=self.params.timeout_s)))
-            except code_harness.BadCheck as exc:
-                out[i] = (False, {"status": exc.status, "detail": exc.reason, "checks": 0})
-        pool = sandbox_pool()
-        chunks = [jobs[k::pool.size] for k in range(pool.size) if jobs[k::pool.size]]
-        with ThreadPoolExecutor(len(chunks) or 1) as threads:
-            results = threads.map(lambda ch: pool.judge_many([j for _, j in ch],
-                                                             self.params.timeout_s), chunks)
-            for chunk, chunk_results in zip(chunks, results, strict=True):
-                for (i, _), r in zip(chunk, chunk_results, strict=True):
-                    ok, details = code_harness.verdict(r)
-                    for key in ("stdout", "stderr", "test_output"):
-                        details[key] = details[key][-OUTPUT_KEPT:]
-                    out[i] = (ok, details)
-        return [o for o in out if o is not None]
+        return judge_cases([Case(solution, test, entry_point, context, restricted)
+                            for solution, test in cases], self.params.timeout_s)
 
     def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
         texts = [s.text for s in samples]
