@@ -9,7 +9,8 @@ sequence per decode step), then, one after the other against it:
 Prints, per client: the share of the maximum (the server's own count), wall time, samples, SFT
 lines and pairs. Slow on purpose: the server's clock is real time.
 
-Usage: .venv/bin/python bench/job_throughput.py [--problems 1000] [--n 4]
+Usage: .venv/bin/python bench/job_throughput.py [--problems 1000] [--n 4] [--batch-size B]
+       (FACTORY_EMBEDDED_PARALLEL_STEPS sets the embedded runner's steps in flight)
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ async def bare(url: str, questions: list[str], n: int) -> int:
         return sum(await asyncio.gather(*(one(i, q) for i, q in enumerate(questions))))
 
 
-def embedded(url: str, questions: list[str], answers: list[str]) -> tuple[int, int, int]:
+def embedded(url: str, questions: list[str], answers: list[str], params: dict
+             ) -> tuple[int, int, int]:
     tmp = Path(tempfile.mkdtemp())
     db = f"sqlite:///{tmp / 'bench.db'}"
     upgrade(db)
@@ -82,7 +84,7 @@ def embedded(url: str, questions: list[str], answers: list[str]) -> tuple[int, i
                              for q, a in zip(questions, answers, strict=True)))
     with sessions.begin() as s:
         seed_set, _ = import_seeds(s, seeds, SeedKind.math)
-        job = jobs.create_job(s, "math", seed_set, {}, MODEL)
+        job = jobs.create_job(s, "math", seed_set, params, MODEL)
         s.flush()
         steps = jobs.start(s, job)
         job_id = job.id
@@ -99,7 +101,9 @@ def main() -> None:
     ap.add_argument("--problems", type=int, default=1000)
     ap.add_argument("--n", type=int, default=4)
     ap.add_argument("--port", type=int, default=8100)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: the strategy's")
     args = ap.parse_args()
+    params = {"batch_size": args.batch_size} if args.batch_size else {}
     chosen = list(islice(problems(11), args.problems))
     questions = [p.question for p in chosen]
     answers = [str(p.answer) for p in chosen]
@@ -114,7 +118,7 @@ def main() -> None:
                      time.perf_counter() - start, samples, "-", "-"))
         stats(base, reset=True)
         start = time.perf_counter()
-        samples, sft, pairs = embedded(base + "/v1", questions, answers)
+        samples, sft, pairs = embedded(base + "/v1", questions, answers, params)
         rows.append(("factory, embedded (job run)", stats(base), time.perf_counter() - start,
                      samples, sft, pairs))
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Protocol
 
 from sqlalchemy import update
@@ -50,25 +51,48 @@ def record_failure(sessions: sessionmaker[Session], step: Step, exc: BaseExcepti
 
 
 class InProcess:
-    """Runs every step here, one after another; ``on_step`` sees each finished step."""
+    """Runs every step here, ``parallel`` at a time (threads: each step waits on the model
+    or the sandbox, so several batches keep the server's batch full while one is verified or
+    asks its next round for a few prompts); ``on_step`` sees each finished step, in this
+    thread. The first failure is recorded and raised once the steps in flight have ended."""
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings,
-                 on_step: Callable[[Step], None] | None = None) -> None:
+                 on_step: Callable[[Step], None] | None = None,
+                 parallel: int | None = None) -> None:
         self.sessions = sessions
         self.llm_factory: Callable[[], LLM] = lambda: connect(settings)
         self.on_step = on_step
         self.lease_s = settings.lease_s
+        self.parallel = parallel or settings.embedded_parallel_steps
+
+    def _run(self, step: Step) -> Step | None:
+        try:
+            return run_step(self.sessions, step, self.llm_factory, self.lease_s)
+        except Exception as exc:
+            record_failure(self.sessions, step, exc)
+            raise
 
     def send(self, steps: list[Step]) -> None:
-        queue = deque(steps)
-        while queue:
-            step = queue.popleft()
-            try:
-                nxt = run_step(self.sessions, step, self.llm_factory, self.lease_s)
-            except Exception as exc:
-                record_failure(self.sessions, step, exc)
-                raise
-            if self.on_step is not None:
-                self.on_step(step)
-            if nxt is not None:
-                queue.append(nxt)
+        queue, failure = deque(steps), None
+        with ThreadPoolExecutor(self.parallel, thread_name_prefix="step") as pool:
+            running: dict[Future[Step | None], Step] = {}
+            while queue or running:
+                while queue and failure is None and len(running) < self.parallel:
+                    step = queue.popleft()
+                    running[pool.submit(self._run, step)] = step
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    step = running.pop(future)
+                    try:
+                        nxt = future.result()
+                    except Exception as exc:
+                        failure = failure or exc
+                        continue
+                    if self.on_step is not None:
+                        self.on_step(step)
+                    if nxt is not None:
+                        queue.append(nxt)
+        if failure is not None:
+            raise failure

@@ -92,7 +92,7 @@ def test_cancel_then_resume_does_not_redo_finished_batches(sessions, tmp_path: P
                                                 Batch.stage == "done")).all()
         first_gens = s.scalars(select(Generation.id).join(Prompt)
                                .where(Prompt.batch_id.in_(done))).all()
-    assert len(done) == 1
+    assert 1 <= len(done) < 4  # batches run side by side: those in flight may finish too
     with sessions() as s:
         finished = {m[-1]["content"] for m in s.scalars(select(Prompt.messages)
                                                         .where(Prompt.batch_id.in_(done)))}
