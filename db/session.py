@@ -16,7 +16,9 @@ from sqlalchemy.pool import NullPool
 def engine_for(url: str, pooled: bool = True) -> Engine:
     """``pooled=False`` opens a connection per use: for a thread in a process that forks later
     (a worker's main process), so no child inherits an open connection."""
-    extra: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
+    # pooled: room for the embedded runner's step threads and their lease heartbeats
+    extra: dict[str, Any] = {"pool_size": 20, "max_overflow": 20} if pooled else \
+        {"poolclass": NullPool}
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60}, **extra)
 

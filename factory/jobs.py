@@ -125,16 +125,23 @@ def pending_steps(session: Session, job: Job) -> list[Step]:
             for b in session.scalars(query.order_by(Batch.index))]
 
 
-def start(session: Session, job: Job) -> list[Step]:
+def start(session: Session, job: Job, take_over: bool = False) -> list[Step]:
     """Mark a job running (from created, cancelled or failed) and return the steps to send;
-    failed batches get their attempts back."""
+    failed batches get their attempts back, and a job with nothing left to do is done (its
+    last batch may have finished while it was cancelled or failed). ``take_over``: this
+    process is the only runner (embedded), so leases left by one that was killed are void."""
     if job.status == "done":
         return []
     job.status, job.error = "running", None
-    session.execute(update(Batch).where(Batch.job_id == job.id)
-                    .values(error=None, attempts=0, sent_at=utcnow())
+    values: dict[str, Any] = {"error": None, "attempts": 0, "sent_at": utcnow()}
+    if take_over:
+        values.update(lease_owner=None, lease_until=None)
+    session.execute(update(Batch).where(Batch.job_id == job.id).values(**values)
                     .execution_options(synchronize_session=False))
-    return pending_steps(session, job)
+    steps = pending_steps(session, job)
+    if not steps:
+        job.status = "done"
+    return steps
 
 
 def retry_errored(session: Session, job: Job) -> int:

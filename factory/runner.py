@@ -15,6 +15,7 @@ from typing import Protocol
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.base import utcnow
 from db.models import Batch, Job
 from factory.config import Settings
 from factory.jobs import Step
@@ -28,10 +29,14 @@ class Dispatcher(Protocol):
 
 def record_attempt(sessions: sessionmaker[Session], step: Step) -> int:
     """Count a failed attempt at the batch's current step; the count bounds retries across
-    redeliveries and sweeps (``step_attempts``), and a resume starts it again."""
+    redeliveries and sweeps (``step_attempts``), and a resume starts it again. The retry about
+    to be sent counts as a send, so the sweep does not send another copy meanwhile. A stale
+    copy's failure counts for nothing (0)."""
     with sessions.begin() as session:
-        attempts = session.scalar(update(Batch).where(Batch.id == step.batch_id)
-                                  .values(attempts=Batch.attempts + 1)
+        attempts = session.scalar(update(Batch).where(Batch.id == step.batch_id,
+                                                      Batch.stage == step.stage,
+                                                      Batch.round == step.round)
+                                  .values(attempts=Batch.attempts + 1, sent_at=utcnow())
                                   .returning(Batch.attempts)
                                   .execution_options(synchronize_session=False))
     return attempts or 0
@@ -42,8 +47,8 @@ def record_failure(sessions: sessionmaker[Session], step: Step, exc: BaseExcepti
     message = f"{type(exc).__name__}: {exc}"
     with sessions.begin() as session:
         batch = session.get(Batch, step.batch_id)
-        if batch is None:
-            return
+        if batch is None or (batch.stage, batch.round) != (step.stage, step.round):
+            return  # a stale copy failed: the batch has moved on without it
         batch.error = message
         job = session.get_one(Job, batch.job_id)
         if job.status == "running":

@@ -204,3 +204,48 @@ def test_a_step_against_a_dead_server_retries_until_its_attempts_are_spent(
         assert job.status == "failed" and "LLMUnavailable" in (job.error or "")
         assert batch.attempts == 3 and batch.stage == "generate"
         assert batch.lease_owner is None  # given up, so a resume can take it at once
+
+
+def test_resuming_a_job_whose_batches_all_finished_marks_it_done(sessions,
+                                                                 tmp_path: Path) -> None:
+    """The last batch finished while the job was cancelled (or failed by a stale copy):
+    resume finds nothing to send and must not leave the job running forever."""
+    job_id = make_job(sessions, tmp_path, count=4, batch_size=4)
+    (step,) = _start(sessions, job_id)
+    chain(sessions, step, lambda: ScriptedLLM.named("arithmetic"))
+    with sessions.begin() as s:
+        s.get_one(Job, job_id).status = "cancelled"
+    assert _start(sessions, job_id) == []
+    with sessions() as s:
+        assert s.get_one(Job, job_id).status == "done"
+
+
+def test_an_embedded_run_takes_over_leases_left_by_a_killed_one(sessions,
+                                                                 tmp_path: Path) -> None:
+    from factory import leases
+
+    job_id = make_job(sessions, tmp_path, count=4, batch_size=4)
+    (step,) = _start(sessions, job_id)
+    with sessions.begin() as s:  # `factory job run` SIGKILLed mid-step: its lease stays
+        assert leases.acquire(s, step, "killed-run", lease_s=3600)
+    with sessions.begin() as s:
+        steps = jobs.start(s, s.get_one(Job, job_id), take_over=True)
+    InProcess(sessions, Settings(llm_base_url="scripted://arithmetic")).send(steps)
+    with sessions() as s:
+        assert s.get_one(Job, job_id).status == "done"
+
+
+def test_a_stale_copys_failure_does_not_count_against_the_batch(sessions,
+                                                                tmp_path: Path) -> None:
+    from factory.llm import LLMUnavailable
+    from factory.runner import record_attempt, record_failure
+
+    job_id = make_job(sessions, tmp_path, count=4, batch_size=4)
+    (step,) = _start(sessions, job_id)
+    nxt = run_step(sessions, step, lambda: ScriptedLLM.named("arithmetic"))
+    assert record_attempt(sessions, step) == 0  # the batch moved on to verify
+    record_failure(sessions, step, LLMUnavailable("late copy"))
+    with sessions() as s:
+        batch, job = s.get_one(Batch, step.batch_id), s.get_one(Job, job_id)
+        assert (batch.attempts, batch.error, job.status) == (0, None, "running")
+    assert record_attempt(sessions, nxt) == 1  # the current step's own failure counts

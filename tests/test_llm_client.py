@@ -99,6 +99,10 @@ def test_5xx_then_success_is_retried_and_bad_request_is_not() -> None:
         asyncio.run(go(lambda req: httpx.Response(200, json={"choices": []})))
     with pytest.raises(LLMResponseError, match="non-JSON"):
         asyncio.run(go(lambda req: httpx.Response(200, text="<html>")))
+    # a wrong key or model name: no prompt can succeed, so it is the step's failure
+    for status in (401, 403, 404):
+        with pytest.raises(LLMUnavailable, match=f"HTTP {status}.*model name, API key"):
+            asyncio.run(go(lambda req, status=status: httpx.Response(status, text="no")))
 
 
 class Down:

@@ -67,10 +67,12 @@ def _helper() -> ProcessPoolExecutor:
         return _pool
 
 
-def _reset_helper() -> None:
+def _reset_helper(used: ProcessPoolExecutor | None = None) -> None:
+    """Kill the helper; with ``used``, only if it is still the current one (another thread
+    may have replaced it already)."""
     global _pool
     with _pool_lock:
-        if _pool is not None:
+        if _pool is not None and (used is None or _pool is used):
             for proc in list(getattr(_pool, "_processes", {}).values()):
                 proc.kill()
             _pool.shutdown(wait=False, cancel_futures=True)
@@ -82,10 +84,11 @@ def check_many(pairs: list[tuple[str, str]]) -> list[MathCheck]:
     if threading.current_thread() is threading.main_thread():
         return _check_chunk(pairs)
     deadline = TIMEOUT_S * 3 * max(1, len(pairs)) + 30
+    helper = _helper()
     try:
-        return _helper().submit(_check_chunk, pairs).result(timeout=deadline)
+        return helper.submit(_check_chunk, pairs).result(timeout=deadline)
     except Exception as exc:  # a deadline passed (FutureTimeout) or the helper died
-        _reset_helper()
+        _reset_helper(helper)
         if len(pairs) == 1:
             return [MathCheck(correct=False, extracted=None, error=f"check aborted: {exc!r}",
                               check_failed=True)]

@@ -94,7 +94,7 @@ def drive(job_id: int, wait: bool = True, wait_for_workers: bool = False) -> job
         _check_consumers(job_id, wait_for_workers)
     with maker.begin() as session:
         job = get_job(session, job_id)
-        steps = jobs.start(session, job)
+        steps = jobs.start(session, job, take_over=not settings().broker_url)
         total = jobs.progress(session, job).batches
     bar = Progress(TextColumn("job {task.fields[job]}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("batches  {task.fields[gens]} samples"), TimeElapsedColumn(),

@@ -17,6 +17,9 @@ import httpx
 from factory.llm.base import ChatResult, LLMResponseError, LLMUnavailable, Sample, SamplingParams
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+# Wrong key, model or URL: no prompt can succeed, so the step fails (with the reason) rather
+# than every prompt being set aside as if each had been refused on its own.
+CONFIG_STATUS = {401, 403, 404}
 
 
 class OpenAIClient:
@@ -68,6 +71,10 @@ class OpenAIClient:
             if resp.status_code in RETRY_STATUS:
                 last = f"HTTP {resp.status_code}: {resp.text[:300]}"
                 continue
+            if resp.status_code in CONFIG_STATUS:
+                raise LLMUnavailable(
+                    f"{self.base_url} refused the request: HTTP {resp.status_code}: "
+                    f"{resp.text[:300]} (check the model name, API key and URL)")
             if resp.status_code >= 400:
                 raise LLMResponseError(
                     f"{self.base_url} refused the request: HTTP {resp.status_code}: "
