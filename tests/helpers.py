@@ -71,13 +71,15 @@ def seed_job(sessions: sessionmaker[Session], path: Path, strategy: str, kind: S
         return job.id
 
 
-def run_in_process(sessions: sessionmaker[Session], job_id: int, llm: Any) -> None:
+def run_in_process(sessions: sessionmaker[Session], job_id: int, llm: Any,
+                   parallel: int | None = None) -> None:
     """Run a job here with ``llm`` (a scripted model) as the model for every step."""
     from factory.config import Settings
     from factory.jobs import start
     from factory.runner import InProcess
 
-    runner = InProcess(sessions, Settings(llm_base_url="scripted://arithmetic"))
+    runner = InProcess(sessions, Settings(llm_base_url="scripted://arithmetic"),
+                       parallel=parallel)
     runner.llm_factory = lambda: llm
     with sessions.begin() as s:
         steps = start(s, s.get_one(Job, job_id))

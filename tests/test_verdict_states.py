@@ -32,11 +32,11 @@ def test_a_check_that_errors_is_retried_counted_and_never_exported(sessions, tmp
         return real(gold, answer, **kw)
 
     monkeypatch.setattr(math_answer, "verify", crashes_on_eight)
-    # checked here, not in the helper process steps use off the main thread
-    monkeypatch.setattr(math_answer, "check_many", math_answer._check_chunk)
     job_id = seed_job(sessions, tmp_path / "m.jsonl", "math", SeedKind.math, PROBLEMS,
                       batch_size=3, max_samples=4)
-    run_in_process(sessions, job_id, ScriptedLLM.named("arithmetic"))
+    # one step at a time, in this thread: the patched math-verify runs here, not in the helper
+    # process that checks run in off the main thread
+    run_in_process(sessions, job_id, ScriptedLLM.named("arithmetic"), parallel=1)
     with sessions() as s:
         rows = s.execute(select(Generation.prompt_id, Verdict).join(Verdict)
                          .where(Generation.job_id == job_id)).all()
