@@ -78,6 +78,9 @@ class InProcess:
             raise
 
     def send(self, steps: list[Step]) -> None:
+        if self.parallel == 1:
+            self._send_here(steps)
+            return
         queue, failure = deque(steps), None
         with ThreadPoolExecutor(self.parallel, thread_name_prefix="step") as pool:
             running: dict[Future[Step | None], Step] = {}
@@ -101,3 +104,14 @@ class InProcess:
                         queue.append(nxt)
         if failure is not None:
             raise failure
+
+    def _send_here(self, steps: list[Step]) -> None:
+        """One step at a time, in this thread."""
+        queue = deque(steps)
+        while queue:
+            step = queue.popleft()
+            nxt = self._run(step)
+            if self.on_step is not None:
+                self.on_step(step)
+            if nxt is not None:
+                queue.append(nxt)
