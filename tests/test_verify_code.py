@@ -63,7 +63,10 @@ def test_a_bad_line_is_named_and_nothing_is_written(tmp_path: Path) -> None:
     path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "entry_point": None}) + "\n")
     done = verify(path)
     assert done.returncode == 1 and done.stdout == ""
-    assert f"{path}:2: field 'entry_point' missing or not a string" in done.stderr
+    assert f"{path}:2: field 'entry_point' missing" in done.stderr
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "test": 3}) + "\n")
+    done = verify(path)
+    assert done.returncode == 1 and f"{path}:2: field 'test' is not a string" in done.stderr
     path.write_text(json.dumps(good) + "\n{not json\n")
     done = verify(path)
     assert done.returncode == 1 and f"{path}:2: invalid JSON object" in done.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -14,10 +15,10 @@ from verifiers.math_answer import check_many
 app = typer.Typer(no_args_is_help=True, help="Run a verifier on a file.")
 
 
-@app.command("math")
-def math(path: Path, out: Path | None = typer.Option(None, help="default: standard output")
-         ) -> None:
-    """Read {"gold", "response"} lines; write each back with "correct" and "extracted"."""
+def _read(path: Path, fields: tuple[str, ...], strings: bool) -> list[dict[str, Any]]:
+    """The file's JSON objects, all or none: a line that is not an object, or lacks one of
+    ``fields`` (or, with ``strings``, has one that is not a string), is a clear error naming
+    it, before anything is checked."""
     if not path.is_file():
         raise fail(f"{path}: no such file")
     records = []
@@ -27,26 +28,41 @@ def math(path: Path, out: Path | None = typer.Option(None, help="default: standa
                 continue
             try:
                 rec = json.loads(line)
-                pair = (str(rec["gold"]), str(rec["response"]))
             except json.JSONDecodeError as exc:
-                raise fail(f"{path}:{line_no}: invalid JSON: {exc.msg}") from None
-            except (KeyError, TypeError) as exc:
-                raise fail(f"{path}:{line_no}: field {exc} missing") from None
-            records.append((rec, pair))
-    checks = check_many([pair for _, pair in records])
+                raise fail(f"{path}:{line_no}: invalid JSON object: {exc.msg}") from None
+            if not isinstance(rec, dict):
+                raise fail(f"{path}:{line_no}: invalid JSON object: not an object")
+            for f in fields:
+                if rec.get(f) is None:
+                    raise fail(f"{path}:{line_no}: field {f!r} missing")
+                if strings and not isinstance(rec[f], str):
+                    raise fail(f"{path}:{line_no}: field {f!r} is not a string")
+            records.append(rec)
+    return records
+
+
+def _write(records: list[dict[str, Any]], out: Path | None) -> None:
+    """Each record as a line, in input order, to ``out`` or standard output."""
     sink = out.open("w", encoding="utf-8") if out else sys.stdout
     try:
-        for (rec, _), c in zip(records, checks, strict=True):
-            rec.update(correct=c.correct, extracted=c.extracted)
-            if c.error:
-                rec["error"] = c.error
+        for rec in records:
             sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
     finally:
         if out:
             sink.close()
 
 
-CODE_FIELDS = ("solution", "test", "entry_point")
+@app.command("math")
+def math(path: Path, out: Path | None = typer.Option(None, help="default: standard output")
+         ) -> None:
+    """Read {"gold", "response"} lines; write each back with "correct" and "extracted"."""
+    records = _read(path, ("gold", "response"), strings=False)  # a gold may be a number
+    checks = check_many([(str(rec["gold"]), str(rec["response"])) for rec in records])
+    for rec, c in zip(records, checks, strict=True):
+        rec.update(correct=c.correct, extracted=c.extracted)
+        if c.error:
+            rec["error"] = c.error
+    _write(records, out)
 
 
 @app.command("code")
@@ -57,31 +73,9 @@ def code(path: Path, out: Path | None = typer.Option(None, help="default: standa
     check itself could not run) and "reason". All lines go through one warm sandbox pool."""
     from factory.code_checks import Case, judge_cases, status_of
 
-    if not path.is_file():
-        raise fail(f"{path}: no such file")
-    records, cases = [], []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                if not isinstance(rec, dict):
-                    raise TypeError("not an object")
-                missing = [f for f in CODE_FIELDS if not isinstance(rec.get(f), str)]
-            except (json.JSONDecodeError, TypeError) as exc:
-                raise fail(f"{path}:{line_no}: invalid JSON object: {exc}") from None
-            if missing:
-                raise fail(f"{path}:{line_no}: field {missing[0]!r} missing or not a string")
-            records.append(rec)
-            cases.append(Case(rec["solution"], rec["test"], rec["entry_point"],
-                              str(rec.get("prompt") or "")))
-    results = judge_cases(cases, timeout)
-    sink = out.open("w", encoding="utf-8") if out else sys.stdout
-    try:
-        for rec, (ok, details) in zip(records, results, strict=True):
-            rec.update(passed=ok, status=status_of(ok, details), reason=details.get("detail"))
-            sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    finally:
-        if out:
-            sink.close()
+    records = _read(path, ("solution", "test", "entry_point"), strings=True)
+    results = judge_cases([Case(rec["solution"], rec["test"], rec["entry_point"],
+                                str(rec.get("prompt") or "")) for rec in records], timeout)
+    for rec, (ok, details) in zip(records, results, strict=True):
+        rec.update(passed=ok, status=status_of(ok, details), reason=details.get("detail"))
+    _write(records, out)
