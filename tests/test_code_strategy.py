@@ -135,3 +135,47 @@ def test_code_seed_without_function_is_refused(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"prompt": "write something"}) + "\n")
     with pytest.raises(SeedFileError, match="c.jsonl:1: .*no entry_point"):
         list(read_seeds(bad, SeedKind.code))
+
+
+class _Finalised:
+    """Cyclic garbage whose finalizer runs Python code, so the collector can switch threads."""
+
+    def __del__(self) -> None:
+        sum(range(50))
+
+
+def test_checks_prepared_in_many_threads_at_once_all_parse() -> None:
+    """CPython 3.11's AST builder keeps its recursion count per interpreter; the embedded runner
+    prepares checks in threads, and a thread switch inside ``ast.parse`` made a canonical
+    HumanEval solution fail with SystemError on a CI machine."""
+    import gc
+    import sys
+
+    from verifiers.code_harness import function_job
+
+    seed = HUMANEVAL[47]
+    solution = seed["prompt"] + seed["canonical_solution"]
+    failures: list[BaseException] = []
+
+    def prepare() -> None:
+        for _ in range(300):
+            garbage = _Finalised()
+            garbage.me = garbage  # type: ignore[attr-defined]
+            del garbage
+            try:
+                function_job(solution, seed["test"], seed["entry_point"], seed["prompt"])
+            except BaseException as exc:  # noqa: BLE001 - any failure is the finding
+                failures.append(exc)
+                return
+
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
+    sys.setswitchinterval(1e-6)
+    gc.set_threshold(20, 2, 2)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            for future in [pool.submit(prepare) for _ in range(4)]:
+                future.result()
+    finally:
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*thresholds)
+    assert failures == []

@@ -20,6 +20,7 @@ accepts them only as asserts over ``candidate(...)``, literals and a few pure bu
 from __future__ import annotations
 
 import ast
+import threading
 from typing import Any, Literal
 
 from verifiers.sandbox import RunResult
@@ -44,12 +45,23 @@ _RESTRICTED_NODES = (ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.As
                      ast.boolop, ast.unaryop)
 
 
+_PARSE_LOCK = threading.Lock()
+
+
+def parse(source: str) -> ast.Module:
+    """``ast.parse`` one thread at a time: CPython 3.11 keeps the AST builder's recursion count
+    per interpreter, so two threads parsing at once can fail with "AST constructor recursion
+    depth mismatch" (python/cpython#106905), and the embedded runner checks in threads."""
+    with _PARSE_LOCK:
+        return ast.parse(source)
+
+
 def restricted_tests_error(test_code: str) -> str | None:
     """Why model-written tests may not run (None if they may): only ``def check(candidate):``
     with asserts over calls of ``candidate`` and of a few pure builtins, literals and operators -
     no attributes, no other names, no other statements."""
     try:
-        tree = ast.parse(test_code)
+        tree = parse(test_code)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return f"the tests do not parse: {exc}"
     if (len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef)
@@ -81,7 +93,7 @@ def function_job(solution: str, test_code: str, entry_point: str, context: str =
     if not entry_point.isidentifier():
         raise BadCheck("error", f"the entry point {entry_point!r} is not a Python name")
     try:
-        tests = ast.parse(test_code)
+        tests = parse(test_code)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise BadCheck("error", f"the tests do not parse: {exc}") from None
     defined = {t.id for node in tests.body if isinstance(node, ast.Assign)
@@ -93,7 +105,7 @@ def function_job(solution: str, test_code: str, entry_point: str, context: str =
     if restricted and (why := restricted_tests_error(test_code)):
         raise BadCheck("failed", why)
     try:
-        ast.parse(solution)
+        parse(solution)
     except SyntaxError as exc:
         raise BadCheck("failed", f"the solution is not valid Python: {exc.msg} "
                                  f"(line {exc.lineno})") from None
