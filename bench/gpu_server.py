@@ -6,9 +6,9 @@ sequences queue for free slots. So the server's throughput peaks at a full batch
 (``slots / (step_ms + per_seq_ms x slots)`` tokens/s, about 7,600 with the defaults) and falls
 whenever a client lets the running set shrink. Answers are deterministic: an arithmetic
 question ("What is A + B?") is answered right with a hidden per-problem chance (from a hash of
-the problem) and otherwise off by a few; the length of each answer in tokens is drawn from the
-request's seed. ``GET /stats`` reports tokens, busy time, mean occupancy and the share of the
-full-batch maximum reached since the last ``POST /stats/reset``.
+the problem) and otherwise off by a few, each sample worded apart; the length of each answer in
+tokens is drawn from the request's seed. ``GET /stats`` reports tokens, busy time, mean
+occupancy and the share of the full-batch maximum reached since the last ``POST /stats/reset``.
 
 Usage: .venv/bin/python bench/gpu_server.py [--port 8100] [--slots 256]
 """
@@ -49,7 +49,10 @@ def answer(prompt: str, seed: int, index: int) -> tuple[str, int]:
     p_right = 0.05 + 0.9 * unit("difficulty", a, op, b)  # hidden, per problem
     right = unit("right", seed, index, a, op, b) < p_right
     value = truth if right else truth + 1 + int(unit("off", seed, index) * 9)
-    return f"{a} {op} {b} = {value}.\nThe answer is \\boxed{{{value}}}.", tokens
+    # samples at a temperature above 0 differ in wording even when they agree on the answer
+    draft = int(unit("draft", seed, index, a, op, b) * 10**6)
+    return (f"Draft {draft:06d}: {a} {op} {b} = {value}.\nThe answer is \\boxed{{{value}}}.",
+            tokens)
 
 
 @dataclass

@@ -5,12 +5,14 @@ Starts ``bench/gpu_server.py`` (continuous batching, 256 slots, 8 ms + 0.1 ms pe
 sequence per decode step), then, one after the other against it:
 - bare: one request per problem with a fixed ``n``, all sent at once, nothing stored;
 - embedded: ``factory job run`` in-process (the math strategy with its default rounds) on
-  SQLite, the whole job through the store.
+  SQLite, the whole job through the store;
+- with ``--celery``, also on PostgreSQL and Redis: one ``factory worker`` with its defaults (all
+  queues), then compose.yaml's workers (a generate worker and a verify worker, defaults).
 Prints, per client: the share of the maximum (the server's own count), wall time, samples, SFT
 lines and pairs. Slow on purpose: the server's clock is real time.
 
 Usage: .venv/bin/python bench/job_throughput.py [--problems 1000] [--n 4] [--batch-size B]
-       (FACTORY_EMBEDDED_PARALLEL_STEPS sets the embedded runner's steps in flight)
+       [--celery] (FACTORY_STEPS_IN_FLIGHT sets the steps in flight of one process)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,6 +45,13 @@ from factory.runner import InProcess  # noqa: E402
 from factory.seeds import SeedKind, import_seeds  # noqa: E402
 
 MODEL = "sim"
+FACTORY = str(Path(sys.executable).parent / "factory")
+PG_ADMIN = os.environ.get("FACTORY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("FACTORY_BENCH_REDIS", "redis://127.0.0.1:6379/6")
+# compose.yaml's worker commands, as `factory worker` arguments
+LAYOUTS = {"one `factory worker`, defaults": [["--queues", "generate,verify,sandbox"]],
+           "compose's workers, defaults": [["--queues", "generate"],
+                                           ["--queues", "verify", "--concurrency", "2"]]}
 
 
 def start_server(port: int) -> subprocess.Popen:
@@ -73,27 +83,78 @@ async def bare(url: str, questions: list[str], n: int) -> int:
         return sum(await asyncio.gather(*(one(i, q) for i, q in enumerate(questions))))
 
 
-def embedded(url: str, questions: list[str], answers: list[str], params: dict
-             ) -> tuple[int, int, int]:
-    tmp = Path(tempfile.mkdtemp())
-    db = f"sqlite:///{tmp / 'bench.db'}"
+def make_job(db: str, questions: list[str], answers: list[str], params: dict) -> int:
     upgrade(db)
-    sessions = sessionmaker_for(db)
-    seeds = tmp / "seeds.jsonl"
+    seeds = Path(tempfile.mkdtemp()) / "seeds.jsonl"
     seeds.write_text("".join(json.dumps({"problem": q, "answer": a}) + "\n"
                              for q, a in zip(questions, answers, strict=True)))
-    with sessions.begin() as s:
+    with sessionmaker_for(db).begin() as s:
         seed_set, _ = import_seeds(s, seeds, SeedKind.math)
         job = jobs.create_job(s, "math", seed_set, params, MODEL)
         s.flush()
-        steps = jobs.start(s, job)
-        job_id = job.id
-    InProcess(sessions, Settings(llm_base_url=url, llm_model=MODEL)).send(steps)
-    with sessions() as s:
+        return job.id
+
+
+def outcome(db: str, job_id: int) -> tuple[int, int, int]:
+    with sessionmaker_for(db)() as s:
         samples = s.scalar(select(func.count()).select_from(Generation)
                            .where(Generation.job_id == job_id))
         p = jobs.progress(s, s.get_one(Job, job_id))
     return samples, p.sft, p.pairs
+
+
+def embedded(url: str, questions: list[str], answers: list[str], params: dict
+             ) -> tuple[int, int, int]:
+    db = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+    job_id = make_job(db, questions, answers, params)
+    sessions = sessionmaker_for(db)
+    with sessions.begin() as s:
+        steps = jobs.start(s, s.get_one(Job, job_id))
+    InProcess(sessions, Settings(llm_base_url=url, llm_model=MODEL)).send(steps)
+    return outcome(db, job_id)
+
+
+def fresh_pg() -> str:
+    import psycopg
+
+    name = f"factory_bench_{os.getpid()}_{time.time_ns() % 10**9}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + \
+        f"/{name}"
+
+
+def celery(url: str, questions: list[str], answers: list[str], params: dict,
+           layout: list[list[str]], base: str) -> tuple[float, int, int, int]:
+    """The job on real workers (PostgreSQL, Redis); the server's count starts once they are up."""
+    import redis
+
+    redis.Redis.from_url(REDIS).flushdb()
+    db = fresh_pg()
+    job_id = make_job(db, questions, answers, params)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("FACTORY_")},
+           "FACTORY_DATABASE_URL": db, "FACTORY_BROKER_URL": REDIS,
+           "FACTORY_LLM_BASE_URL": url, "FACTORY_LLM_MODEL": MODEL}
+    for key in ("FACTORY_STEPS_IN_FLIGHT",):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    workers = [subprocess.Popen([FACTORY, "worker", *args, "--loglevel", "warning"], env=env,
+                                start_new_session=True) for args in layout]
+    try:
+        time.sleep(8)  # the workers start and take their queues
+        stats(base, reset=True)
+        start = time.perf_counter()
+        ran = subprocess.run([FACTORY, "job", "run", str(job_id)], env=env,
+                             capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if ran.returncode != 0:
+            raise SystemExit(f"the job failed on Celery: {ran.stdout}{ran.stderr}")
+    finally:
+        for w in workers:
+            os.killpg(w.pid, 15)
+        for w in workers:
+            w.wait(60)
+    return (wall, *outcome(db, job_id))
 
 
 def main() -> None:
@@ -102,6 +163,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=4)
     ap.add_argument("--port", type=int, default=8100)
     ap.add_argument("--batch-size", type=int, default=None, help="default: the strategy's")
+    ap.add_argument("--celery", action="store_true", help="also on Celery workers")
     args = ap.parse_args()
     params = {"batch_size": args.batch_size} if args.batch_size else {}
     chosen = list(islice(problems(11), args.problems))
@@ -121,15 +183,19 @@ def main() -> None:
         samples, sft, pairs = embedded(base + "/v1", questions, answers, params)
         rows.append(("factory, embedded (job run)", stats(base), time.perf_counter() - start,
                      samples, sft, pairs))
+        for name, layout in (LAYOUTS.items() if args.celery else []):
+            wall, samples, sft, pairs = celery(base + "/v1", questions, answers, params,
+                                               layout, base)
+            rows.append((f"factory, Celery: {name}", stats(base), wall, samples, sft, pairs))
     finally:
         server.terminate()
         server.wait(10)
     print(f"{args.problems} problems; server maximum {rows[0][1]['max_tokens_per_s']:.0f} "
           "tokens/s")
-    print(f"{'client':<36}{'share of max':>13}{'occupancy':>11}{'wall s':>8}{'samples':>9}"
+    print(f"{'client':<50}{'share of max':>13}{'occupancy':>11}{'wall s':>8}{'samples':>9}"
           f"{'sft':>7}{'pairs':>7}")
     for name, st, wall, samples, sft, pairs in rows:
-        print(f"{name:<36}{st['share_of_max']:>13.2f}{st['mean_occupancy']:>11.0f}"
+        print(f"{name:<50}{st['share_of_max']:>13.2f}{st['mean_occupancy']:>11.0f}"
               f"{wall:>8.1f}{samples:>9}{sft!s:>7}{pairs!s:>7}")
 
 

@@ -29,8 +29,9 @@ class Settings(BaseSettings):
                            "third of it while the step works")
     sweep_interval_s: float = Field(30, gt=0, description="how often each worker looks for "
                                     "stranded steps")
-    embedded_parallel_steps: int = Field(8, ge=1, description="without a broker: steps (batches)"
-                                         " run at once, so the model server stays busy")
+    steps_in_flight: int = Field(8, ge=1, description="steps (batches) one process runs at "
+                                 "once - the embedded runner, a generate worker's threads - "
+                                 "so the model server's batch stays full")
     step_attempts: int = Field(6, ge=1, description="a step that fails this often (server "
                                "down, store down) fails its job, to resume later")
 

@@ -68,7 +68,7 @@ class InProcess:
         self.llm_factory: Callable[[], LLM] = lambda: connect(settings)
         self.on_step = on_step
         self.lease_s = settings.lease_s
-        self.parallel = parallel or settings.embedded_parallel_steps
+        self.parallel = parallel or settings.steps_in_flight
 
     def _run(self, step: Step) -> Step | None:
         try:

@@ -134,10 +134,12 @@ class Workers:
     def __init__(self, env: dict[str, str], logdir: Path) -> None:
         self.env, self.logdir, self.procs = env, logdir, []
 
-    def start(self, queues: str = "generate,verify,sandbox") -> subprocess.Popen:
+    def start(self, queues: str = "generate,verify,sandbox", *,
+              options: tuple[str, ...] = ("--concurrency", "1")) -> subprocess.Popen:
+        """A worker; ``options`` () gives `factory worker`'s defaults."""
         log = (self.logdir / f"worker{len(self.procs)}.log").open("wb")
-        proc = subprocess.Popen([FACTORY, "worker", "--queues", queues,
-                                 "--concurrency", "1", "--loglevel", "warning"],
+        proc = subprocess.Popen([FACTORY, "worker", "--queues", queues, *options,
+                                 "--loglevel", "warning"],
                                 env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         self.procs.append(proc)

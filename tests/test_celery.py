@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
@@ -20,6 +21,10 @@ from factory.runner import InProcess
 from tests.conftest import Workers, cli, env_for
 from tests.helpers import make_job, snapshot
 from workers.inspect import queue_depths
+
+# one step at a time in a child process, and `factory worker`'s defaults (threads, 8 steps)
+SHAPES = {"prefork-1": ("--pool", "prefork", "--concurrency", "1"), "defaults": ()}
+shapes = pytest.mark.parametrize("shape", list(SHAPES))
 
 
 def embedded_reference(tmp_path: Path, sqlite_url: str, count: int, **params) -> dict:
@@ -33,12 +38,13 @@ def embedded_reference(tmp_path: Path, sqlite_url: str, count: int, **params) ->
 
 def test_celery_on_redis_and_postgres_gives_the_same_rows_as_embedded(
         tmp_path: Path, sqlite_url: str, pg_url: str, redis_url: str, workers) -> None:
+    """With `factory worker`'s defaults: many steps at once in one process's threads."""
     reference = embedded_reference(tmp_path, sqlite_url, 24, batch_size=4)
     pg = sessionmaker_for(pg_url)
     job_id = make_job(pg, tmp_path, count=24, batch_size=4)
     env = env_for(pg_url, redis_url, "scripted://arithmetic")
     w = workers(env)
-    w.start()
+    w.start(options=())
     result = cli(env, "job", "run", str(job_id))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "done" in result.stdout
@@ -55,6 +61,7 @@ class Midway:
     env: dict[str, str]
     workers: Workers
     first: subprocess.Popen
+    options: tuple[str, ...]
 
     def done_batches(self) -> int:
         with self.pg() as s:
@@ -62,13 +69,14 @@ class Midway:
                             .where(Batch.job_id == self.job_id, Batch.stage == "done"))
 
 
-def midway(tmp_path: Path, sqlite_url: str, pg_url: str, redis_url: str, workers) -> Midway:
+def midway(tmp_path: Path, sqlite_url: str, pg_url: str, redis_url: str, workers,
+           shape: str) -> Midway:
     reference = embedded_reference(tmp_path, sqlite_url, 30, batch_size=3)
     pg = sessionmaker_for(pg_url)
     job_id = make_job(pg, tmp_path, count=30, batch_size=3)
     env = env_for(pg_url, redis_url, "scripted://arithmetic?delay=0.4")
     w = workers(env)
-    m = Midway(reference, pg, job_id, env, w, w.start())
+    m = Midway(reference, pg, job_id, env, w, w.start(options=SHAPES[shape]), SHAPES[shape])
     sent = cli(env, "job", "run", str(job_id), "--no-wait")
     assert sent.returncode == 0, sent.stderr
     deadline = time.monotonic() + 120
@@ -77,23 +85,25 @@ def midway(tmp_path: Path, sqlite_url: str, pg_url: str, redis_url: str, workers
     return m
 
 
+@shapes
 def test_worker_killed_mid_job_then_resumed_loses_and_duplicates_nothing(
-        tmp_path: Path, sqlite_url: str, pg_url: str, redis_url: str, workers) -> None:
-    m = midway(tmp_path, sqlite_url, pg_url, redis_url, workers)
+        tmp_path: Path, sqlite_url: str, pg_url: str, redis_url: str, workers, shape) -> None:
+    m = midway(tmp_path, sqlite_url, pg_url, redis_url, workers, shape)
     m.workers.kill9(m.first)
     assert 2 <= m.done_batches() < 10, "the worker must die in the middle of the job"
 
-    m.workers.start()
+    m.workers.start(options=m.options)
     resumed = cli(m.env, "job", "resume", str(m.job_id))
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert snapshot(m.pg, m.job_id) == m.reference
 
 
+@shapes
 def test_a_worker_stopped_with_sigterm_finishes_its_task_and_loses_nothing(
-        tmp_path: Path, sqlite_url: str, pg_url: str, redis_url: str, workers) -> None:
+        tmp_path: Path, sqlite_url: str, pg_url: str, redis_url: str, workers, shape) -> None:
     """Warm shutdown: the running task completes, messages taken but not started go back to
     Redis, and a new worker finishes the job from the queue alone (no resume, no sweep)."""
-    m = midway(tmp_path, sqlite_url, pg_url, redis_url, workers)
+    m = midway(tmp_path, sqlite_url, pg_url, redis_url, workers, shape)
     os.kill(m.first.pid, signal.SIGTERM)
     assert m.first.wait(60) == 0  # it stops by itself once its task is done
     assert 2 <= m.done_batches() < 10, "the worker must stop in the middle of the job"
@@ -102,7 +112,7 @@ def test_a_worker_stopped_with_sigterm_finishes_its_task_and_loses_nothing(
     status = cli(m.env, "status")
     assert status.returncode == 0 and "0 alive" in status.stdout, status.stdout + status.stderr
 
-    m.workers.start()
+    m.workers.start(options=m.options)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         with m.pg() as s:

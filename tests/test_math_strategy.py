@@ -26,16 +26,46 @@ def test_prompt_uses_versioned_template_and_keeps_reference() -> None:
     assert "\\boxed{}" in spec.messages[0]["content"]
 
 
-def test_rounds_stop_once_both_outcomes_seen_and_cap_at_max() -> None:
-    s = strategy(first_round=4, per_round=3, max_samples=10)
+def test_rounds_stop_once_the_quota_is_met_and_cap_at_max() -> None:
+    s = strategy(first_round=4, per_round=3, max_samples=10, sft_per_problem=2,
+                 pairs_per_problem=4)
     assert s.samples_wanted(0, []) == 4
-    mixed = [sample(0, True), sample(1, False)]
-    assert s.samples_wanted(1, mixed) == 0
+    # 2 distinct right x 2 distinct wrong: k SFT lines and m pairs are already there
+    full = [sample(0, True), sample(1, True), sample(2, False), sample(3, False)]
+    assert s.samples_wanted(1, full) == 0
+    # both outcomes seen is not enough: one right gives 1 SFT line and 2 pairs
+    assert s.samples_wanted(1, [sample(0, True), sample(1, False), sample(2, False)]) == 3
+    # the same right answer twice (up to whitespace) is one SFT line
+    same = [sample(0, True, "A"), sample(1, True, "A "), sample(2, False), sample(3, False)]
+    assert s.samples_wanted(1, same) == 3
+    # one wrong against four distinct rights makes the m=4 pairs
+    assert s.samples_wanted(2, [sample(i, True) for i in range(4)] + [sample(4, False)]) == 0
     all_right = [sample(i, True) for i in range(4)]
     assert s.samples_wanted(1, all_right) == 3
     nine_wrong = [sample(i, False) for i in range(9)]
     assert s.samples_wanted(3, nine_wrong) == 1
     assert s.samples_wanted(4, nine_wrong + [sample(9, False)]) == 0
+
+
+def test_a_sample_whose_check_errored_spends_budget_but_fills_no_quota() -> None:
+    s = strategy(first_round=2, per_round=2, max_samples=6, sft_per_problem=1,
+                 pairs_per_problem=1)
+    broken = JudgedSample(generation_id=9, sample_index=9, text="w",
+                          judgement=Judgement(passed=False, error="sandbox down"))
+    assert s.samples_wanted(1, [sample(0, True), broken]) == 2
+    assert s.samples_wanted(1, [sample(0, True), sample(1, False)]) == 0
+    assert s.samples_wanted(3, [sample(0, True)] + [broken] * 5) == 0  # N spent
+
+
+def test_settle_after_stops_one_sided_prompts_only_when_asked() -> None:
+    easy = [sample(i, True) for i in range(8)]
+    hard = [sample(i, False) for i in range(8)]
+    assert strategy(per_round=4).samples_wanted(2, easy) == 4
+    settling = strategy(per_round=4, settle_after=8)
+    assert settling.samples_wanted(2, easy) == 0
+    assert settling.samples_wanted(2, hard) == 0
+    assert settling.samples_wanted(1, easy[:4]) == 4  # not yet 8
+    assert settling.samples_wanted(2, easy[:1] + hard[1:]) == 4  # two-sided, quota unmet
 
 
 def test_curation_keeps_k_distinct_correct_and_m_pairs() -> None:

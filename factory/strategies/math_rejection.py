@@ -1,8 +1,9 @@
 """Rejection sampling on math (Qwen2 report, 4.1): sample solutions, keep the ones whose final
 answer is equivalent to the reference, pair correct against wrong.
 
-Samples come in rounds: a few first, more only while a problem lacks either a correct or a
-wrong sample, up to ``max_samples`` - so easy problems stop burning GPU time early.
+Samples come in rounds: a few first, more only while a problem lacks what curation keeps from
+it (k distinct correct samples, m correct-wrong pairs), up to ``max_samples`` - so no GPU time
+goes to samples that could not change the data (see factory.strategies.selection).
 """
 
 from __future__ import annotations

@@ -1,7 +1,13 @@
-"""What strategies whose verifier says pass or fail share: sampling in rounds until a prompt
-has both a passing and a failing sample (or N samples), and curation - keep up to k distinct
-passing samples as SFT examples, pair passing against failing ones (at most m), and flag
-prompts that always pass (too easy) or never do (too hard)."""
+"""What strategies whose verifier says pass or fail share: sampling in rounds until a prompt's
+quota is met (k distinct passing samples and m pairs possible) or N samples are spent, and
+curation - keep up to k distinct passing samples as SFT examples, pair passing against failing
+ones (at most m), and flag prompts that always pass (too easy) or never do (too hard).
+
+Curation keeps at most k SFT lines and m pairs per prompt, so a prompt that meets its quota
+after t samples yields as much as it would from N: the samples after t would be spent for
+nothing. Stopping a prompt that has only passed (or only failed) before its quota is met loses
+examples (a later sample might differ), so that is an option (``settle_after``), off by
+default; bench/stop_rules.py measures both."""
 
 from __future__ import annotations
 
@@ -20,11 +26,14 @@ class PassFailParams(StrategyParams):
     max_samples: int = Field(16, ge=1, description="N: most samples one prompt may get")
     sft_per_problem: int = Field(2, ge=0, description="k: distinct passing samples kept")
     pairs_per_problem: int = Field(4, ge=0, description="m: (passing, failing) pairs kept")
+    settle_after: int | None = Field(
+        None, ge=1, description="stop a prompt that has only passed or only failed after this "
+                                "many samples (flagged too easy / too hard); None: never")
 
 
 class PassFailStrategy(Strategy):
-    """A strategy judged pass/fail: rounds stop once both outcomes are seen, so easy prompts
-    stop burning GPU time early; subclasses add prompts, judging and metadata."""
+    """A strategy judged pass/fail: a prompt stops sampling once curation has all it can keep
+    from it; subclasses add prompts, judging and metadata."""
 
     params: PassFailParams
 
@@ -33,7 +42,8 @@ class PassFailStrategy(Strategy):
         left = p.max_samples - len(judged)
         if round == 0:
             return max(0, min(p.first_round, left))
-        if {s.judgement.passed for s in judged} == {True, False}:
+        if quota_met(judged, p.sft_per_problem, p.pairs_per_problem) or settled(
+                judged, p.settle_after):
             return 0
         return max(0, min(p.per_round, left))
 
@@ -47,6 +57,25 @@ class PassFailStrategy(Strategy):
         return curate_pass_fail(prompt, judged, self.params.sft_per_problem,
                                 self.params.pairs_per_problem, self.curation_meta(prompt),
                                 self.pair_meta)
+
+
+def _outcomes(judged: list[JudgedSample]) -> tuple[int, int]:
+    """Distinct passing and distinct failing samples; a sample whose check errored is neither."""
+    sound = [s for s in judged if s.judgement.error is None]
+    return (len(distinct([s for s in sound if s.judgement.passed])),
+            len(distinct([s for s in sound if not s.judgement.passed])))
+
+
+def quota_met(judged: list[JudgedSample], k: int, m: int) -> bool:
+    """Whether curation could already keep k SFT lines and m pairs (see spread_pairs)."""
+    right, wrong = _outcomes(judged)
+    return right >= k and right * wrong >= m
+
+
+def settled(judged: list[JudgedSample], after: int | None) -> bool:
+    """Whether ``after`` samples have all passed or all failed (their checks sound)."""
+    right, wrong = _outcomes(judged)
+    return after is not None and len(judged) >= after and (right == 0 or wrong == 0)
 
 
 def curate_pass_fail(prompt: PromptSpec, judged: list[JudgedSample], k: int, m: int,
