@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -31,10 +30,11 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from bench import vllm_cpu  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Generation, Job  # noqa: E402
 from db.session import sessionmaker_for  # noqa: E402
-from factory import jobs, model_server  # noqa: E402
+from factory import jobs  # noqa: E402
 from factory.arithmetic import problems  # noqa: E402
 from factory.config import Settings  # noqa: E402
 from factory.llm import connect, request_seed  # noqa: E402
@@ -108,25 +108,10 @@ def main() -> None:
     ap.add_argument("--no-pin", dest="pin", action="store_false",
                     help="do not put the server and the clients on separate cores")
     args = ap.parse_args()
-    settings = Settings()
     url, port = args.url, None
-    # On a CPU-only box the server and the clients compete for the same cores, and that noise
-    # (2-3x run to run) hides a 5% difference. Pinned, the server owns the last core and the
-    # clients the others - as on a GPU box, where the server does not use the client's CPU.
-    cores = sorted(os.sched_getaffinity(0))
-    pin = args.pin and len(cores) >= 2
     if url is None:
         port = 8123
-        if pin:
-            os.sched_setaffinity(0, {cores[-1]})  # the server inherits this
-            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = str(cores[-1])
-        model_server.start(settings, model_server.ServeOptions(
-            model=str(settings.model_dir), served_name=MODEL, port=port))
-        url = f"http://127.0.0.1:{port}/v1"
-    if pin:
-        os.sched_setaffinity(0, set(cores[:-1]))
-        print(f"clients on cores {cores[:-1]}" + (f", server on core {cores[-1]}"
-                                                 if port else " (server started elsewhere)"))
+        url = vllm_cpu.start_pinned(port, args.pin)
     try:
         qs = workload(args.prompts)
         asyncio.run(bare(url, qs[:16], args.n, args.concurrency, args.max_tokens))  # warm-up
@@ -155,7 +140,7 @@ def main() -> None:
               f"(median {statistics.median(ratios):.3f})")
     finally:
         if port is not None:
-            model_server.stop(port)
+            vllm_cpu.stop(port)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ each have a hidden chance of being answered right, spread from 5% to 95%):
 - quota (the default): rounds of a few samples, a problem stops once curation has its k
   distinct right samples and m pairs, or at N;
 - quota + settle_after: also stop a problem that has only passed or only failed after S samples.
-Prints samples, tokens the server generated, SFT lines and pairs per rule, and each rule's
-samples and yield over the fixed rule's.
+Prints samples, tokens the server generated, SFT lines and pairs per rule (summed over the job
+seeds given: which samples come out depends on the request seeds, so one seed's difference of
+a few dozen lines is noise), and each rule's samples and yield over the fixed rule's.
 
 Usage: .venv/bin/python bench/stop_rules.py [--problems 1000] [--max-samples 16] [--settle 8]
+       [--seeds 0,1,2]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def main() -> None:
     ap.add_argument("--max-samples", type=int, default=16)
     ap.add_argument("--settle", type=int, default=8)
     ap.add_argument("--port", type=int, default=8101)
+    ap.add_argument("--seeds", default="0", help="comma-separated job seeds")
     args = ap.parse_args()
     chosen = list(islice(problems(11), args.problems))
     questions = [p.question for p in chosen]
@@ -46,18 +49,26 @@ def main() -> None:
     }
     base = f"http://127.0.0.1:{args.port}"
     server = start_server(args.port)
+    seeds = [int(x) for x in args.seeds.split(",")]
     rows = []
     try:
         for name, params in rules.items():
-            stats(base, reset=True)
-            start = time.perf_counter()
-            samples, sft, pairs = embedded(base + "/v1", questions, answers, params)
-            rows.append((name, samples, stats(base)["tokens"], sft, pairs,
-                         time.perf_counter() - start))
+            total = [0, 0, 0, 0, 0.0]
+            for seed in seeds:
+                stats(base, reset=True)
+                start = time.perf_counter()
+                samples, sft, pairs = embedded(base + "/v1", questions, answers,
+                                               {**params, "seed": seed})
+                run = (samples, stats(base)["tokens"], sft, pairs, time.perf_counter() - start)
+                print(f"  {name}, seed {seed}: samples, tokens, sft, pairs, s = {run}",
+                      flush=True)
+                total = [a + b for a, b in zip(total, run, strict=True)]
+            rows.append((name, *total))
     finally:
         server.terminate()
         server.wait(10)
-    print(f"{args.problems} problems, k=2 SFT lines and m=4 pairs kept per problem")
+    print(f"{args.problems} problems x seeds {seeds}, k=2 SFT lines and m=4 pairs kept per "
+          "problem")
     print(f"{'rule':<30}{'samples':>9}{'tokens':>10}{'sft':>7}{'pairs':>7}{'wall s':>8}"
           f"{'samples/fixed':>15}{'sft/fixed':>11}{'pairs/fixed':>13}")
     _, s0, _, sft0, pairs0, _ = rows[0]

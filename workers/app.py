@@ -1,7 +1,8 @@
 """The Celery app. Tasks are idempotent (see factory.stages), so they are acked late: a worker
-killed mid-task leaves its message to be redelivered (at once if the pool notices the lost
-child - task_reject_on_worker_lost - or after Redis's visibility timeout), and a duplicate
-delivery is a no-op."""
+killed mid-task leaves its messages to be redelivered (at once if a prefork pool notices the lost
+child - task_reject_on_worker_lost - else after Redis's visibility timeout, or sooner by another
+worker's sweep once the step's lease lapses, see workers.sweeper), and a duplicate delivery is a
+no-op. Generate workers run steps in threads (`factory worker`), checks in processes."""
 
 from __future__ import annotations
 
