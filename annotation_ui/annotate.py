@@ -7,7 +7,7 @@ import streamlit as st
 
 from annotation_ui.state import User, require_user, sessions, settings
 from annotation_ui.text import show_untrusted
-from factory.annotation import tasks
+from factory.annotation import task_queue
 from factory.annotation.consensus import Ranking
 
 GUIDELINES = """
@@ -25,9 +25,9 @@ def _submit(user: User, task_id: int, ranking: Ranking, all_bad: bool = False,
     comment = st.session_state.get(f"comment-{task_id}")
     try:
         with sessions().begin() as s:
-            tasks.submit(s, user.id, task_id, ranking, all_bad=all_bad, skipped=skipped,
+            task_queue.submit(s, user.id, task_id, ranking, all_bad=all_bad, skipped=skipped,
                          comment=comment)
-    except tasks.TaskError as exc:
+    except task_queue.TaskError as exc:
         st.session_state["flash"] = ("error", str(exc))
         return
     st.session_state.pop("editing", None)
@@ -44,7 +44,7 @@ def _submit_ranks(user: User, task_id: int, keys: dict[int, str], all_bad: bool 
 
 def _undo(user: User) -> None:
     with sessions().begin() as s:
-        undone = tasks.undo_last(s, user.id)
+        undone = task_queue.undo_last(s, user.id)
     st.session_state.pop("editing", None)
     st.session_state["flash"] = ("info", f"Took back your judgment of task {undone}."
                                  if undone else "Nothing to undo.")
@@ -52,13 +52,13 @@ def _undo(user: User) -> None:
 
 def _edit(user: User) -> None:
     with sessions()() as s:
-        last = tasks.last_judgment(s, user.id)
+        last = task_queue.last_judgment(s, user.id)
     if last is not None:
         st.session_state["editing"] = True
         st.session_state[f"comment-{last.task_id}"] = last.comment or ""
 
 
-def _pairwise(user: User, shown: tasks.Shown) -> None:
+def _pairwise(user: User, shown: task_queue.Shown) -> None:
     (a, text_a), (b, text_b) = shown.responses
     left, right = st.columns(2)
     for col, label, text in ((left, "A", text_a), (right, "B", text_b)):
@@ -78,7 +78,7 @@ def _pairwise(user: User, shown: tasks.Shown) -> None:
                    kwargs={"skipped": True})
 
 
-def _ranked(user: User, shown: tasks.Shown) -> None:
+def _ranked(user: User, shown: task_queue.Shown) -> None:
     n = len(shown.responses)
     st.caption("Give each response a rank, 1 = best; equal ranks are ties.")
     keys = {}
@@ -103,11 +103,11 @@ def page() -> None:
     cfg = settings()
     with sessions().begin() as s:
         if st.session_state.get("editing"):
-            shown = tasks.edit_last(s, user.id)
+            shown = task_queue.edit_last(s, user.id)
         else:
-            shown = tasks.next_task(s, user.id, cfg.annotation_claim_minutes)
-        done, left = tasks.progress(s, user.id, cfg.annotation_claim_minutes)
-        has_last = tasks.last_judgment(s, user.id) is not None
+            shown = task_queue.next_task(s, user.id, cfg.annotation_claim_minutes)
+        done, left = task_queue.progress(s, user.id, cfg.annotation_claim_minutes)
+        has_last = task_queue.last_judgment(s, user.id) is not None
     st.title("Rank the responses")
     st.caption(f"done {done} · left {left}")
     with st.expander("Guidelines"):

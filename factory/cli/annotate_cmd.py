@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from factory.annotation import stats, tasks
+from factory.annotation import stats, task_queue
 from factory.annotation.accounts import AccountError, Role, add_annotator, set_password
 from factory.cli.common import clean_errors, console, sessions, settings
 
@@ -55,8 +55,8 @@ def create(job: int = typer.Option(..., help="a job whose prompts have several s
            role: str | None = typer.Option(None, help="only samples of this role")) -> None:
     """Make ranking tasks from a job's samples: one per prompt with 2 or more distinct ones."""
     cfg = settings()
-    with clean_errors(tasks.TaskError), sessions().begin() as s:
-        made, left_out = tasks.create_tasks(s, job, k or cfg.annotation_k,
+    with clean_errors(task_queue.TaskError), sessions().begin() as s:
+        made, left_out = task_queue.create_tasks(s, job, k or cfg.annotation_k,
                                             max_responses or cfg.annotation_max_responses, role)
     console.print(f"{made} tasks made for job {job}; {left_out} prompts have fewer than two "
                   "distinct responses")

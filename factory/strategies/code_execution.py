@@ -18,7 +18,7 @@ from factory.code_checks import Case, judge_cases
 from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import Candidate, Judgement, PromptSpec
-from factory.strategies.selection import PassFailParams, PassFailStrategy
+from factory.strategies.pass_fail import PassFailParams, PassFailStrategy
 from verifiers import code_harness, sandbox
 
 _BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)

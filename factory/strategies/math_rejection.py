@@ -3,7 +3,7 @@ answer is equivalent to the reference, pair correct against wrong.
 
 Samples come in rounds: a few first, more only while a problem lacks what curation keeps from
 it (k distinct correct samples, m correct-wrong pairs), up to ``max_samples`` - so no GPU time
-goes to samples that could not change the data (see factory.strategies.selection).
+goes to samples that could not change the data (see factory.strategies.pass_fail).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from factory.strategies.base import (
     Judgement,
     PromptSpec,
 )
-from factory.strategies.selection import PassFailParams, PassFailStrategy
+from factory.strategies.pass_fail import PassFailParams, PassFailStrategy
 from verifiers import math_answer
 
 
