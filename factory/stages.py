@@ -24,11 +24,11 @@ from factory.jobs import Step, strategy_for
 from factory.llm import LLM, ChatResult, LLMResponseError, SamplingParams, request_seed
 from factory.strategies.base import (
     Ask,
-    Candidate,
     JudgedSample,
     Judgement,
     JudgeWork,
     PromptSpec,
+    Sample,
     Strategy,
 )
 
@@ -196,9 +196,9 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
             else {}
         session.expunge_all()
 
-    by_prompt: dict[int, list[tuple[int, Candidate]]] = defaultdict(list)
+    by_prompt: dict[int, list[tuple[int, Sample]]] = defaultdict(list)
     for gen_id, prompt_id, text, role, round_ in unjudged:
-        by_prompt[prompt_id].append((gen_id, Candidate(text=text, role=role, round=round_)))
+        by_prompt[prompt_id].append((gen_id, Sample(text=text, role=role, round=round_)))
     work: list[JudgeWork] = [(_spec(prompts[pid]), [c for _, c in gens], before.get(pid, []))
                              for pid, gens in by_prompt.items()]
     with leases.held(sessions, step.batch_id, owner, lease_s):

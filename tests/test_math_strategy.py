@@ -1,7 +1,7 @@
 """Rounds, curation and flags of math rejection sampling, without any store or model."""
 
 from factory.strategies import get_strategy, registry
-from factory.strategies.base import Candidate, JudgedSample, Judgement, PromptSpec
+from factory.strategies.base import JudgedSample, Judgement, PromptSpec, Sample
 from factory.strategies.math_rejection import MathParams, MathRejectionSampling
 
 
@@ -97,6 +97,6 @@ def test_judge_uses_math_equivalence() -> None:
     s = strategy()
     spec = PromptSpec(template_id="t_v1", messages=[], reference={"answer": "1/2"})
     texts = ["so \\boxed{0.5}", "so \\boxed{2}", "no answer"]
-    verdicts = s.judge(spec, [Candidate(text=t) for t in texts])
+    verdicts = s.judge(spec, [Sample(text=t) for t in texts])
     assert [v.passed for v in verdicts] == [True, False, False]
     assert verdicts[0].details["extracted"]

@@ -25,7 +25,9 @@ class SamplingParams(BaseModel):
         return self.model_dump(exclude={"n", "seed"}, exclude_none=True)
 
 
-class Sample(BaseModel):
+class Completion(BaseModel):
+    """One of the ``n`` samples a chat request returns, as the server sent it."""
+
     index: int
     text: str
     finish_reason: str | None
@@ -34,7 +36,7 @@ class Sample(BaseModel):
 
 class ChatResult(BaseModel):
     model: str
-    samples: list[Sample]
+    samples: list[Completion]
     prompt_tokens: int | None
     completion_tokens: int | None
     latency_s: float

@@ -71,22 +71,25 @@ class Ask(BaseModel):
     temperature: float | None = Field(None, ge=0, description="the job's when None")
 
 
-class Candidate(BaseModel):
-    """A sample as the judge sees it."""
+class Sample(BaseModel):
+    """A sample as the judge sees it: its text, the ask it answers and the round it was drawn
+    in (the model layer's raw reply is :class:`factory.llm.Completion`)."""
 
     text: str
     role: str = ""
     round: int = 0
 
 
-class JudgedSample(Candidate):
+class JudgedSample(Sample):
+    """A sample with its stored verdict."""
+
     generation_id: int
     sample_index: int
     judgement: Judgement
 
 
 # A prompt, its samples to judge, and its samples judged before (earlier rounds).
-JudgeWork = tuple["PromptSpec", list[Candidate], list[JudgedSample]]
+JudgeWork = tuple["PromptSpec", list[Sample], list[JudgedSample]]
 
 
 class SeedRejected(ValueError):
@@ -148,7 +151,7 @@ class Strategy(ABC):
         raise NotImplementedError(f"{type(self).__name__} overrides neither asks nor "
                                   "samples_wanted")
 
-    def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[Judgement]:
         """Verdicts for samples of one prompt, in order (strategies judged by code)."""
         raise NotImplementedError(f"{type(self).__name__} has no judge")
 

@@ -17,7 +17,7 @@ from pydantic import Field
 from factory.code_checks import Case, judge_cases
 from factory.prompts import render
 from factory.seeds import SeedKind
-from factory.strategies.base import Candidate, Judgement, PromptSpec
+from factory.strategies.base import Judgement, PromptSpec, Sample
 from factory.strategies.pass_fail import PassFailParams, PassFailStrategy
 from verifiers import code_harness, sandbox
 
@@ -98,7 +98,7 @@ class CodeExecutionFeedback(PassFailStrategy):
         return judge_cases([Case(solution, test, entry_point, context, restricted)
                             for solution, test in cases], self.params.timeout_s)
 
-    def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[Judgement]:
         texts = [s.text for s in samples]
         ref = prompt.reference
         entry = ref["entry_point"]

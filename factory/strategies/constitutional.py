@@ -19,11 +19,11 @@ from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
     Ask,
-    Candidate,
     Curation,
     JudgedSample,
     Judgement,
     PromptSpec,
+    Sample,
     SeedRejected,
 )
 from factory.strategies.curation import distinct, pair_line, sft_line, spread_pairs
@@ -109,13 +109,13 @@ class ConstitutionalFeedback(ModelJudged):
                 {"role": "user", "content": revise}]))
         return out
 
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
+    def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
                        ) -> list[dict[str, str]]:
         content = render(TEMPLATES["critique"], principle=prompt.reference["principle"],
                          request=prompt.messages[-1]["content"], response=sample.text)
         return [{"role": "user", "content": content}]
 
-    def verdict(self, prompt: PromptSpec, sample: Candidate, reply: Any,
+    def verdict(self, prompt: PromptSpec, sample: Sample, reply: Any,
                 before: list[JudgedSample]) -> Judgement:
         ok = (reply.verdict == "follows") == (sample.role == "follow")
         return Judgement(passed=ok, score=float(ok),

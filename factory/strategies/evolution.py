@@ -23,11 +23,11 @@ from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
     Ask,
-    Candidate,
     Curation,
     JudgedSample,
     Judgement,
     PromptSpec,
+    Sample,
     SeedRejected,
 )
 from factory.strategies.model_judge import JudgeParams, ModelJudged
@@ -111,7 +111,7 @@ class Evolution(ModelJudged):
         template = p.breadth_template if operation == "breadth" else p.depth_template
         return render(template, operation=operation, instruction=parent.text)
 
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
+    def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
                        ) -> list[dict[str, str]] | Judgement:
         parent = self.parent(prompt, sample.round, before)
         if parent is None:
@@ -122,7 +122,7 @@ class Evolution(ModelJudged):
         content = render(self.params.tag_template, instruction=sample.text.strip())
         return [{"role": "user", "content": content}]
 
-    def verdict(self, prompt: PromptSpec, sample: Candidate, reply: Any,
+    def verdict(self, prompt: PromptSpec, sample: Sample, reply: Any,
                 before: list[JudgedSample]) -> Judgement:
         parent = self.parent(prompt, sample.round, before)
         assert parent is not None  # judge_messages answered without asking otherwise
@@ -139,7 +139,7 @@ class Evolution(ModelJudged):
         return Curation(flag=None if any(s.judgement.passed for s in judged) else "no_evolution")
 
 
-def lineage(parent: Parent, sample: Candidate) -> dict[str, Any]:
+def lineage(parent: Parent, sample: Sample) -> dict[str, Any]:
     """Where an evolution comes from: its parent, its generation number, its operation."""
     return {"operation": sample.role, "generation": parent.generation + 1,
             "parent_generation_id": parent.generation_id, "parent": parent.text}

@@ -13,10 +13,10 @@ from typing import Any
 from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
-    Candidate,
     JudgedSample,
     Judgement,
     PromptSpec,
+    Sample,
 )
 from factory.strategies.pass_fail import PassFailParams, PassFailStrategy
 from verifiers import math_answer
@@ -40,7 +40,7 @@ class MathRejectionSampling(PassFailStrategy):
                            messages=[{"role": "user", "content": content}],
                            reference={"answer": seed["answer"]})]
 
-    def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[Judgement]:
         gold = prompt.reference["answer"]
         checks = math_answer.check_many([(gold, s.text) for s in samples])
         return [Judgement(passed=c.correct, score=float(c.correct), details=c.model_dump(),

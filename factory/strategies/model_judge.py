@@ -16,11 +16,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from factory.llm import LLM, LLMResponseError, SamplingParams, request_seed
 from factory.strategies.base import (
-    Candidate,
     JudgedSample,
     Judgement,
     JudgeWork,
     PromptSpec,
+    Sample,
     Strategy,
     StrategyParams,
 )
@@ -52,12 +52,12 @@ class ModelJudged(Strategy):
     params: JudgeParams
 
     @abstractmethod
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
+    def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
                        ) -> list[dict[str, str]] | Judgement:
         """The judge's chat for one sample (``before``: the prompt's samples judged in earlier
         rounds), or a verdict given without asking, say for a sample that does not parse."""
 
-    def verdict(self, prompt: PromptSpec, sample: Candidate, reply: Any,
+    def verdict(self, prompt: PromptSpec, sample: Sample, reply: Any,
                 before: list[JudgedSample]) -> Judgement:
         """A parsed reply as a verdict; by default the score against ``min_score``."""
         return Judgement(passed=reply.score >= self.params.min_score, score=float(reply.score),
@@ -72,7 +72,7 @@ class ModelJudged(Strategy):
             i += len(samples)
         return out
 
-    async def _judge_one(self, llm: LLM, prompt: PromptSpec, sample: Candidate,
+    async def _judge_one(self, llm: LLM, prompt: PromptSpec, sample: Sample,
                          before: list[JudgedSample]) -> Judgement:
         asked = self.judge_messages(prompt, sample, before)
         if isinstance(asked, Judgement):

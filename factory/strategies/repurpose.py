@@ -13,11 +13,11 @@ from pydantic import Field
 from factory.prompts import render
 from factory.seeds import SeedKind, passage_source
 from factory.strategies.base import (
-    Candidate,
     Curation,
     JudgedSample,
     Judgement,
     PromptSpec,
+    Sample,
     SftSpec,
 )
 from factory.strategies.curation import best_passing
@@ -51,7 +51,7 @@ class LiteraryRepurposing(ModelJudged):
     def samples_wanted(self, round: int, judged: list[JudgedSample]) -> int:
         return self.params.candidates if round == 0 else 0
 
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
+    def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
                        ) -> list[dict[str, str]] | Judgement:
         instruction = clean_instruction(sample.text)
         if len(instruction.split()) < MIN_INSTRUCTION_WORDS:

@@ -15,11 +15,11 @@ from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
     Ask,
-    Candidate,
     Curation,
     JudgedSample,
     Judgement,
     PromptSpec,
+    Sample,
     Strategy,
     StrategyParams,
 )
@@ -52,7 +52,7 @@ class Responses(Strategy):
         return [Ask(n=self.params.per_setting, role=f"t{t:g}", temperature=t)
                 for t in self.params.temperatures]
 
-    def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[Judgement]:
         # Nobody has judged these yet: people rank them in the annotation app. The verdict
         # says so (pending), and acceptance figures leave it out.
         return [Judgement(passed=False, pending=True,

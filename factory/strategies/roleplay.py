@@ -16,11 +16,11 @@ from factory.prompts import render
 from factory.seeds import SeedKind, passage_source
 from factory.strategies.base import (
     Ask,
-    Candidate,
     Curation,
     JudgedSample,
     Judgement,
     PromptSpec,
+    Sample,
     SftSpec,
 )
 from factory.strategies.curation import best_passing
@@ -88,7 +88,7 @@ class RolePlay(ModelJudged):
         return [Ask(n=self.params.candidates, role="conversation",
                     json_schema=self.conversation_schema())]
 
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
+    def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
                        ) -> list[dict[str, str]] | Judgement:
         profile = self.profile(prompt, before)
         turns = parse_turns(sample.text, self.params.turns)
@@ -157,7 +157,7 @@ class RolePlayFromText(RolePlay):
                     messages=self.conversation_request(profile),
                     json_schema=self.conversation_schema())]
 
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
+    def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
                        ) -> list[dict[str, str]] | Judgement:
         if sample.role != "profile":
             return super().judge_messages(prompt, sample, before)

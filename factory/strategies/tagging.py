@@ -17,11 +17,11 @@ from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
     Ask,
-    Candidate,
     Curation,
     JudgedSample,
     Judgement,
     PromptSpec,
+    Sample,
     Strategy,
     StrategyParams,
 )
@@ -68,7 +68,7 @@ class Tagging(Strategy):
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
         return [Ask(n=self.params.samples, json_schema=TAG_SCHEMA)] if round == 0 else []
 
-    def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[Judgement]:
         out = []
         for s in samples:
             tags, error = parse_tags(s.text)
