@@ -25,11 +25,11 @@ from factory.llm import LLM, ChatResult, LLMResponseError, SamplingParams, reque
 from factory.strategies.base import (
     Ask,
     JudgedSample,
-    Judgement,
     JudgeWork,
     PromptSpec,
     Sample,
     Strategy,
+    VerdictSpec,
 )
 
 MAX_ROUNDS = 64
@@ -55,10 +55,10 @@ def _judged(session: Session, batch_id: int, verifier: str) -> dict[int, list[Ju
     out: dict[int, list[JudgedSample]] = defaultdict(list)
     for prompt_id, gen_id, idx, text, role, round_, passed, score, details, status in rows:
         error = details.get(CHECK_ERROR, "check failed") if status == "error" else None
-        judgement = Judgement(passed=passed, score=score, details=details, error=error,
+        verdict = VerdictSpec(passed=passed, score=score, details=details, error=error,
                               pending=status == "pending")
         out[prompt_id].append(JudgedSample(generation_id=gen_id, sample_index=idx, text=text,
-                                           role=role, round=round_, judgement=judgement))
+                                           role=role, round=round_, verdict=verdict))
     return out
 
 
@@ -202,9 +202,9 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
     work: list[JudgeWork] = [(_spec(prompts[pid]), [c for _, c in gens], before.get(pid, []))
                              for pid, gens in by_prompt.items()]
     with leases.held(sessions, step.batch_id, owner, lease_s):
-        judgements = _judge(strategy, work, llm_factory)
+        found_verdicts = _judge(strategy, work, llm_factory)
     verdicts: list[dict[str, Any]] = []
-    for gens, found in zip(by_prompt.values(), judgements, strict=True):
+    for gens, found in zip(by_prompt.values(), found_verdicts, strict=True):
         for (gen_id, _), j in zip(gens, found, strict=True):
             details = {**j.details, CHECK_ERROR: j.error} if j.error is not None else j.details
             verdicts.append({"generation_id": gen_id, "verifier": strategy.verifier,
@@ -231,24 +231,24 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
 
 
 def _judge(strategy: Strategy, work: list[JudgeWork], llm_factory: Callable[[], LLM]
-           ) -> list[list[Judgement]]:
+           ) -> list[list[VerdictSpec]]:
     """Verdicts per prompt; a prompt with a check that errored is judged again, up to
     ``CHECK_ATTEMPTS`` times in all (a later round of a strategy may rely on its verdicts)."""
-    def run(items: list[JudgeWork]) -> list[list[Judgement]]:
+    def run(items: list[JudgeWork]) -> list[list[VerdictSpec]]:
         if strategy.judge_needs_model:
             return _with_model(llm_factory, lambda llm: strategy.judge_with_model(llm, items))
         return [strategy.judge(spec, cands) for spec, cands, _ in items]
 
-    judgements = run(work) if work else []
+    found_verdicts = run(work) if work else []
     for attempt in range(1, CHECK_ATTEMPTS):
-        again = [i for i, found in enumerate(judgements) if any(j.error for j in found)]
+        again = [i for i, found in enumerate(found_verdicts) if any(j.error for j in found)]
         if not again:
             break
         for i, found in zip(again, run([work[i] for i in again]), strict=True):
             for j in found:
                 j.details["check_attempts"] = attempt + 1
-            judgements[i] = found
-    return judgements
+            found_verdicts[i] = found
+    return found_verdicts
 
 
 def _curate(session: Session, strategy: Strategy, prompts: dict[int, Prompt],
@@ -258,8 +258,8 @@ def _curate(session: Session, strategy: Strategy, prompts: dict[int, Prompt],
     for pid, p in prompts.items():
         samples = judged.get(pid, [])
         # a sample whose check errored is neither right nor wrong: never paired or exported
-        cur = strategy.curate(_spec(p), [s for s in samples if s.judgement.error is None])
-        passed = sum(s.judgement.passed for s in samples)
+        cur = strategy.curate(_spec(p), [s for s in samples if s.verdict.error is None])
+        passed = sum(s.verdict.passed for s in samples)
         session.execute(update(Prompt).where(Prompt.id == pid).values(
             samples=len(samples), passed=passed, flag=cur.flag,
             pass_rate=passed / len(samples) if samples else None))

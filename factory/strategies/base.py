@@ -39,10 +39,11 @@ class PromptSpec(BaseModel):
     reference: dict[str, Any] = Field(default_factory=dict)
 
 
-class Judgement(BaseModel):
-    """A verdict on one sample. ``error``: the check itself failed (a sandbox or helper crash,
-    a deadline, a reference that does not parse), which says nothing of the sample, so it is
-    retried and never paired or exported. ``pending``: nobody has judged it yet (people will)."""
+class VerdictSpec(BaseModel):
+    """A verdict on one sample, stored as a :class:`db.models.Verdict` row. ``error``: the
+    check itself failed (a sandbox or helper crash, a deadline, a reference that does not
+    parse), which says nothing of the sample, so it is retried and never paired or exported.
+    ``pending``: nobody has judged it yet (people will)."""
 
     passed: bool
     score: float | None = None
@@ -85,7 +86,7 @@ class JudgedSample(Sample):
 
     generation_id: int
     sample_index: int
-    judgement: Judgement
+    verdict: VerdictSpec
 
 
 # A prompt, its samples to judge, and its samples judged before (earlier rounds).
@@ -151,11 +152,11 @@ class Strategy(ABC):
         raise NotImplementedError(f"{type(self).__name__} overrides neither asks nor "
                                   "samples_wanted")
 
-    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[VerdictSpec]:
         """Verdicts for samples of one prompt, in order (strategies judged by code)."""
         raise NotImplementedError(f"{type(self).__name__} has no judge")
 
-    async def judge_with_model(self, llm: LLM, work: list[JudgeWork]) -> list[list[Judgement]]:
+    async def judge_with_model(self, llm: LLM, work: list[JudgeWork]) -> list[list[VerdictSpec]]:
         """Verdicts for many prompts at once (strategies judged by a model, see
         :mod:`factory.strategies.model_judge`)."""
         raise NotImplementedError(f"{type(self).__name__} is not judged by a model")

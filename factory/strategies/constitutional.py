@@ -21,10 +21,10 @@ from factory.strategies.base import (
     Ask,
     Curation,
     JudgedSample,
-    Judgement,
     PromptSpec,
     Sample,
     SeedRejected,
+    VerdictSpec,
 )
 from factory.strategies.curation import distinct, pair_line, sft_line, spread_pairs
 from factory.strategies.model_judge import JudgeParams, ModelJudged
@@ -71,7 +71,7 @@ class ConstitutionalFeedback(ModelJudged):
     name = "constitutional"
     seed_kind = SeedKind.prompts
     Params = ConstitutionalParams
-    Verdict = Critique
+    Reply = Critique
     params: ConstitutionalParams
 
     def build_prompts(self, seed: dict[str, Any]) -> list[PromptSpec]:
@@ -99,10 +99,10 @@ class ConstitutionalFeedback(ModelJudged):
         out = []
         for side in SIDES:
             mine = [s for s in judged if s.role == side]
-            if not mine or any(s.judgement.passed for s in mine):
+            if not mine or any(s.verdict.passed for s in mine):
                 continue
             failed = mine[0]
-            reason = failed.judgement.details.get("reason") or "the critique could not be read"
+            reason = failed.verdict.details.get("reason") or "the critique could not be read"
             revise = render(TEMPLATES["revise"], role=side, reason=reason)
             out.append(Ask(n=1, role=side, messages=[
                 *self._side(prompt, side), {"role": "assistant", "content": failed.text},
@@ -116,20 +116,20 @@ class ConstitutionalFeedback(ModelJudged):
         return [{"role": "user", "content": content}]
 
     def verdict(self, prompt: PromptSpec, sample: Sample, reply: Any,
-                before: list[JudgedSample]) -> Judgement:
+                before: list[JudgedSample]) -> VerdictSpec:
         ok = (reply.verdict == "follows") == (sample.role == "follow")
-        return Judgement(passed=ok, score=float(ok),
+        return VerdictSpec(passed=ok, score=float(ok),
                          details={**reply.model_dump(), "side": sample.role,
                                   "revised": sample.round > 0})
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
-        kept = {side: distinct([s for s in judged if s.role == side and s.judgement.passed])
+        kept = {side: distinct([s for s in judged if s.role == side and s.verdict.passed])
                 for side in SIDES}
         base = {"principle": prompt.reference["principle"]["id"],
                 "category": prompt.reference.get("category")}
 
         def meta(s: JudgedSample) -> dict[str, Any]:
-            return {"revised": s.round > 0, "critique": s.judgement.details.get("reason")}
+            return {"revised": s.round > 0, "critique": s.verdict.details.get("reason")}
 
         sft = [sft_line(prompt.messages, s, {**base, **meta(s)})
                for s in kept["follow"][:self.params.sft_per_prompt]]

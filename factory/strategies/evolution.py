@@ -25,10 +25,10 @@ from factory.strategies.base import (
     Ask,
     Curation,
     JudgedSample,
-    Judgement,
     PromptSpec,
     Sample,
     SeedRejected,
+    VerdictSpec,
 )
 from factory.strategies.model_judge import JudgeParams, ModelJudged
 
@@ -62,7 +62,7 @@ class Evolution(ModelJudged):
     name = "evolve"
     seed_kind = SeedKind.prompts
     Params = EvolutionParams
-    Verdict = TagReply
+    Reply = TagReply
     params: EvolutionParams
 
     def build_prompts(self, seed: dict[str, Any]) -> list[PromptSpec]:
@@ -85,13 +85,13 @@ class Evolution(ModelJudged):
         ref = prompt.reference
         if round == 0:
             return Parent(text=ref["instruction"], tags=ref["tags"], generation=ref["generation"])
-        survivors = sorted((s for s in judged if s.round == round - 1 and s.judgement.passed),
+        survivors = sorted((s for s in judged if s.round == round - 1 and s.verdict.passed),
                            key=lambda s: s.sample_index)
         if not survivors:
             return None
         s = survivors[0]
-        return Parent(text=s.text.strip(), tags=s.judgement.details["normalised_tags"],
-                      generation=s.judgement.details["generation"], generation_id=s.generation_id)
+        return Parent(text=s.text.strip(), tags=s.verdict.details["normalised_tags"],
+                      generation=s.verdict.details["generation"], generation_id=s.generation_id)
 
     def operations(self, prompt: PromptSpec, round: int) -> list[Operation]:
         """The operations tried in ``round``: a fixed draw per instruction and round."""
@@ -112,18 +112,19 @@ class Evolution(ModelJudged):
         return render(template, operation=operation, instruction=parent.text)
 
     def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
-                       ) -> list[dict[str, str]] | Judgement:
+                       ) -> list[dict[str, str]] | VerdictSpec:
         parent = self.parent(prompt, sample.round, before)
         if parent is None:
-            return Judgement(passed=False, details={"error": "no parent to compare with"})
+            return VerdictSpec(passed=False, details={"error": "no parent to compare with"})
         rule = eliminated_by_text(parent.text, sample.text, self.params.min_words)
         if rule:
-            return Judgement(passed=False, details={"eliminated": rule, **lineage(parent, sample)})
+            return VerdictSpec(passed=False,
+                               details={"eliminated": rule, **lineage(parent, sample)})
         content = render(self.params.tag_template, instruction=sample.text.strip())
         return [{"role": "user", "content": content}]
 
     def verdict(self, prompt: PromptSpec, sample: Sample, reply: Any,
-                before: list[JudgedSample]) -> Judgement:
+                before: list[JudgedSample]) -> VerdictSpec:
         parent = self.parent(prompt, sample.round, before)
         assert parent is not None  # judge_messages answered without asking otherwise
         tags = sorted(clean_set((t.tag for t in reply.tags), self.params.synonyms))
@@ -132,11 +133,11 @@ class Evolution(ModelJudged):
                    "normalised_tags": tags, "new_tags": sorted(set(tags) - set(parent.tags))}
         if rule:
             details["eliminated"] = rule
-        return Judgement(passed=rule is None, score=float(len(details["new_tags"])),
+        return VerdictSpec(passed=rule is None, score=float(len(details["new_tags"])),
                          details=details)
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
-        return Curation(flag=None if any(s.judgement.passed for s in judged) else "no_evolution")
+        return Curation(flag=None if any(s.verdict.passed for s in judged) else "no_evolution")
 
 
 def lineage(parent: Parent, sample: Sample) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
     JudgedSample,
-    Judgement,
     PromptSpec,
     Sample,
+    VerdictSpec,
 )
 from factory.strategies.pass_fail import PassFailParams, PassFailStrategy
 from verifiers import math_answer
@@ -40,10 +40,10 @@ class MathRejectionSampling(PassFailStrategy):
                            messages=[{"role": "user", "content": content}],
                            reference={"answer": seed["answer"]})]
 
-    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[VerdictSpec]:
         gold = prompt.reference["answer"]
         checks = math_answer.check_many([(gold, s.text) for s in samples])
-        return [Judgement(passed=c.correct, score=float(c.correct), details=c.model_dump(),
+        return [VerdictSpec(passed=c.correct, score=float(c.correct), details=c.model_dump(),
                           error=c.error if c.check_failed else None)
                 for c in checks]
 
@@ -51,4 +51,4 @@ class MathRejectionSampling(PassFailStrategy):
         return {"reference": prompt.reference["answer"]}
 
     def pair_meta(self, chosen: JudgedSample, rejected: JudgedSample) -> dict[str, Any]:
-        return {"rejected_answer": rejected.judgement.details.get("extracted")}
+        return {"rejected_answer": rejected.verdict.details.get("extracted")}

@@ -17,11 +17,11 @@ from factory.strategies.base import (
     Ask,
     Curation,
     JudgedSample,
-    Judgement,
     PromptSpec,
     Sample,
     Strategy,
     StrategyParams,
+    VerdictSpec,
 )
 
 TEMPLATE = "respond/instruction_v1"  # the instruction as it is; a version to change it by
@@ -52,10 +52,10 @@ class Responses(Strategy):
         return [Ask(n=self.params.per_setting, role=f"t{t:g}", temperature=t)
                 for t in self.params.temperatures]
 
-    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[VerdictSpec]:
         # Nobody has judged these yet: people rank them in the annotation app. The verdict
         # says so (pending), and acceptance figures leave it out.
-        return [Judgement(passed=False, pending=True,
+        return [VerdictSpec(passed=False, pending=True,
                           details={"pending": "ranked by people in the annotation app"})
                 for _ in samples]
 

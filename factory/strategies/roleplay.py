@@ -18,10 +18,10 @@ from factory.strategies.base import (
     Ask,
     Curation,
     JudgedSample,
-    Judgement,
     PromptSpec,
     Sample,
     SftSpec,
+    VerdictSpec,
 )
 from factory.strategies.curation import best_passing
 from factory.strategies.model_judge import JudgeParams, ModelJudged
@@ -89,11 +89,11 @@ class RolePlay(ModelJudged):
                     json_schema=self.conversation_schema())]
 
     def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
-                       ) -> list[dict[str, str]] | Judgement:
+                       ) -> list[dict[str, str]] | VerdictSpec:
         profile = self.profile(prompt, before)
         turns = parse_turns(sample.text, self.params.turns)
         if profile is None or turns is None:
-            return Judgement(passed=False, details={
+            return VerdictSpec(passed=False, details={
                 "error": f"not a conversation of {self.params.turns} turns"})
         content = render("roleplay/judge_v1", profile=profile, turns=turns)
         return [{"role": "user", "content": content}]
@@ -112,10 +112,10 @@ class RolePlay(ModelJudged):
                 messages += [{"role": "user", "content": t["user"]},
                              {"role": "assistant", "content": t["character"]}]
             sft.append(SftSpec(key=f"sft:{s.generation_id}", generation_id=s.generation_id,
-                               messages=messages, score=s.judgement.score,
+                               messages=messages, score=s.verdict.score,
                                meta={"character": profile["name"],
                                      "source": prompt.reference.get("source"),
-                                     "judge_reason": s.judgement.details.get("reason")}))
+                                     "judge_reason": s.verdict.details.get("reason")}))
         return Curation(sft=sft, flag=None if sft else "no_conversation")
 
 
@@ -143,7 +143,7 @@ class RolePlayFromText(RolePlay):
 
     def profile(self, prompt: PromptSpec, judged: list[JudgedSample]) -> dict[str, Any] | None:
         for s in judged:
-            if s.role == "profile" and s.judgement.passed:
+            if s.role == "profile" and s.verdict.passed:
                 return Profile.model_validate_json(s.text).model_dump()
         return None
 
@@ -158,12 +158,12 @@ class RolePlayFromText(RolePlay):
                     json_schema=self.conversation_schema())]
 
     def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
-                       ) -> list[dict[str, str]] | Judgement:
+                       ) -> list[dict[str, str]] | VerdictSpec:
         if sample.role != "profile":
             return super().judge_messages(prompt, sample, before)
         try:
             Profile.model_validate_json(sample.text)
         except ValidationError as exc:
             problem = exc.errors()[0]["msg"]
-            return Judgement(passed=False, details={"error": f"not a profile: {problem}"})
-        return Judgement(passed=True, details={"checked": "profile schema"})
+            return VerdictSpec(passed=False, details={"error": f"not a profile: {problem}"})
+        return VerdictSpec(passed=True, details={"checked": "profile schema"})
