@@ -184,19 +184,22 @@ class AnnotationTask(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
     generation_ids: Mapped[list[Any]]
-    judgments_wanted: Mapped[int] = mapped_column(default=1)
+    rankings_wanted: Mapped[int] = mapped_column(default=1)
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Judgment(Base):
-    __tablename__ = "judgments"
+class Ranking(Base):
+    """One annotator's ranking of a task's responses: ``tiers`` of generation ids, best first,
+    ties sharing a tier (empty when skipped), in the ``shown_order`` they saw them."""
+
+    __tablename__ = "rankings"
     __table_args__ = (UniqueConstraint("task_id", "annotator_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("annotation_tasks.id", ondelete="CASCADE"))
     annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id"))
     shown_order: Mapped[list[Any]]
-    ranking: Mapped[list[Any]]
+    tiers: Mapped[list[Any]]
     all_bad: Mapped[bool] = mapped_column(default=False)
     skipped: Mapped[bool] = mapped_column(default=False)
     comment: Mapped[str | None] = mapped_column(Text)

@@ -38,7 +38,7 @@ def responses_job(sessions: sessionmaker[Session], tmp: Path, count: int = 4,
 def annotation_store(sessions: sessionmaker[Session], tmp: Path, k: int = 1, count: int = 4,
                      temperatures: tuple[float, ...] = (0.3, 0.7, 1.0),
                      people: tuple[str, ...] = ("ann", "bob")) -> tuple[int, dict[str, int]]:
-    """A job with tasks made (k judgments each) and accounts: admin 'root' plus ``people``."""
+    """A job with tasks made (k rankings each) and accounts: admin 'root' plus ``people``."""
     job_id = responses_job(sessions, tmp, count, temperatures)
     with sessions.begin() as s:
         task_queue.create_tasks(s, job_id, k=k)

@@ -1,5 +1,5 @@
 """Ranking tasks on SQLite and PostgreSQL: accounts, hand-out, k, skips, undo and edit, the
-pairs and SFT lines judgments become, agreement, and two annotators at once (PostgreSQL)."""
+pairs and SFT lines rankings become, agreement, and two annotators at once (PostgreSQL)."""
 
 import json
 import threading
@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from db.models import AnnotationTask, Annotator, Judgment, PreferencePair, SftExample
+from db.models import AnnotationTask, Annotator, PreferencePair, Ranking, SftExample
 from db.session import sessionmaker_for
 from factory.annotation import task_queue
 from factory.annotation.accounts import AccountError, Role, add_annotator, authenticate
@@ -40,7 +40,7 @@ def test_tasks_are_made_once_per_prompt_from_distinct_responses(sessions, tmp_pa
         assert task_queue.create_tasks(s, job_id, k=2) == (0, 0)  # again: nothing new
         made = s.scalars(select(AnnotationTask)).all()
     # two asks at 0.3 answer alike: each task holds the two distinct responses
-    assert all(len(t.generation_ids) == 2 and t.judgments_wanted == 2 for t in made)
+    assert all(len(t.generation_ids) == 2 and t.rankings_wanted == 2 for t in made)
     with sessions.begin() as s, pytest.raises(task_queue.TaskError, match="no job 99"):
         task_queue.create_tasks(s, 99, k=1)
 
@@ -61,7 +61,7 @@ def test_k_distinct_annotators_and_never_the_same_task_twice(store_url, tmp_path
     assert seen["ann"] == seen["bob"] == [1, 2] and "cy" not in seen  # k = 2 reached
     with sessions() as s:
         assert set(s.scalars(select(AnnotationTask.status))) == {"done"}
-        counts = s.execute(select(Judgment.task_id, func.count()).group_by(Judgment.task_id))
+        counts = s.execute(select(Ranking.task_id, func.count()).group_by(Ranking.task_id))
         assert dict(counts.all()) == {1: 2, 2: 2}
 
 
@@ -91,7 +91,7 @@ def test_a_lapsed_claim_on_a_task_others_finished_is_dropped(sessions, tmp_path)
         other = task_queue.next_task(s, ids["bob"], claim_minutes=0)  # ann's claim has lapsed
         assert other.task.id == held.task.id
         task_queue.submit(s, ids["bob"], other.task.id, [[g] for g, _ in other.responses])
-        with pytest.raises(task_queue.TaskError, match="has its 1 judgments already"):
+        with pytest.raises(task_queue.TaskError, match="has its 1 rankings already"):
             task_queue.submit(s, ids["ann"], held.task.id, [[g] for g, _ in held.responses])
     with sessions.begin() as s:
         mine = task_queue.next_task(s, ids["ann"], claim_minutes=0)
@@ -151,7 +151,7 @@ def test_undo_and_edit_change_the_data_with_the_judgment(sessions, tmp_path) -> 
     with sessions.begin() as s:
         assert task_queue.edit_last(s, ids["ann"]).task.id == shown.task.id
         task_queue.submit(s, ids["ann"], shown.task.id, [[b], [a, c]], all_bad=True)
-        assert s.scalar(select(func.count()).select_from(Judgment)) == 1
+        assert s.scalar(select(func.count()).select_from(Ranking)) == 1
     with sessions() as s:
         got = {(p.chosen_generation_id, p.rejected_generation_id)
                for p in s.scalars(select(PreferencePair))}
@@ -162,12 +162,12 @@ def test_undo_and_edit_change_the_data_with_the_judgment(sessions, tmp_path) -> 
 
 
 def test_consensus_and_agreement() -> None:
-    ab, ba, tie = Vote(ranking=[[1], [2]]), Vote(ranking=[[2], [1]]), Vote(ranking=[[1, 2]])
+    ab, ba, tie = Vote(tiers=[[1], [2]]), Vote(tiers=[[2], [1]]), Vote(tiers=[[1, 2]])
     assert pairs([ab, ba]) == [] and best([ab, ba]) is None  # one each way: nothing
     [p] = pairs([ab, ab, ba])
     assert (p.chosen, p.rejected, p.wins, p.losses) == (1, 2, 2, 1) and best([ab, ab, ba]) == 1
     assert pairs([tie]) == [] and best([tie]) is None
-    bad = Vote(ranking=[[1], [2]], all_bad=True)
+    bad = Vote(tiers=[[1], [2]], all_bad=True)
     assert best([bad, bad, ab]) is None and best([ab, ab, bad]) == 1
     same = [[(1, [[10], [11], [12]]), (2, [[10], [11], [12]])],
             [(1, [[20], [21]]), (2, [[20], [21]])]]
@@ -223,7 +223,7 @@ def test_annotators_at_once_never_take_a_task_past_k(pg_url, tmp_path, k, people
     assert sorted(everything) == sorted(list(range(1, 31)) * k)  # each task k times, none lost
     assert sum(bool(done) for done in judged.values()) > 1  # they really worked at once
     with sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Judgment)) == 30 * k
+        assert s.scalar(select(func.count()).select_from(Ranking)) == 30 * k
         assert set(s.scalars(select(AnnotationTask.status))) == {"done"}
 
 
@@ -243,4 +243,4 @@ def test_the_command_line_makes_accounts_and_tasks(sqlite_url, tmp_path) -> None
     status = cli(env, "annotate", "status")
     assert status.returncode == 0 and "respond" in status.stdout
     with sessionmaker_for(sqlite_url)() as s:
-        assert {t.judgments_wanted for t in s.scalars(select(AnnotationTask))} == {2}
+        assert {t.rankings_wanted for t in s.scalars(select(AnnotationTask))} == {2}

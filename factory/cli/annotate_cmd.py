@@ -40,11 +40,11 @@ def passwd(name: str, password: str = PASSWORD) -> None:
 @annotators.command("list")
 def list_() -> None:
     """Accounts and how many tasks each has judged."""
-    table = Table("name", "role", "judgments", "skipped")
+    table = Table("name", "role", "rankings", "skipped")
     with sessions()() as s:
         rows = stats.per_annotator(s)
     for row in rows:
-        table.add_row(row["annotator"], row["role"], str(row["judgments"]), str(row["skipped"]))
+        table.add_row(row["annotator"], row["role"], str(row["rankings"]), str(row["skipped"]))
     console.print(table if rows else "no annotators yet: factory annotators add NAME")
 
 
@@ -65,11 +65,11 @@ def create(job: int = typer.Option(..., help="a job whose prompts have several s
 @app.command("status")
 def status() -> None:
     """Task progress per job and inter-annotator agreement."""
-    table = Table("job", "strategy", "tasks", "done", "open", "judgments", "skipped")
+    table = Table("job", "strategy", "tasks", "done", "open", "rankings", "skipped")
     with sessions()() as s:
         for r in stats.task_progress(s):
             table.add_row(*(str(r[c]) for c in ("job", "strategy", "tasks", "done", "open",
-                                                 "judgments", "skipped")))
+                                                 "rankings", "skipped")))
         alpha, shared = stats.inter_annotator_agreement(s)
     console.print(table)
     shown = "n/a" if alpha is None else f"{alpha:.3f}"

@@ -1,0 +1,72 @@
+"""vocabulary: judgments -> rankings (ranking -> tiers), annotation_tasks.judgments_wanted ->
+rankings_wanted
+
+Names only: every row and value is kept. The rankings table is made under its own name (so its
+constraints follow the naming convention), filled from judgments, and judgments dropped.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-28 12:00:00
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0007'
+down_revision: str | None = '0006'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+COMMON = "id, task_id, annotator_id, shown_order, {order}, all_bad, skipped, comment, created_at, " \
+         "updated_at"
+
+
+def _person_table(name: str, order: str) -> None:
+    """The table of people's rankings as ``name``, its order column called ``order``."""
+    op.create_table(
+        name,
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('task_id', sa.Integer(), nullable=False),
+        sa.Column('annotator_id', sa.Integer(), nullable=False),
+        sa.Column('shown_order', sa.JSON(), nullable=False),
+        sa.Column(order, sa.JSON(), nullable=False),
+        sa.Column('all_bad', sa.Boolean(), nullable=False),
+        sa.Column('skipped', sa.Boolean(), nullable=False),
+        sa.Column('comment', sa.Text(), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(['annotator_id'], ['annotators.id'],
+                                name=op.f(f'fk_{name}_annotator_id_annotators')),
+        sa.ForeignKeyConstraint(['task_id'], ['annotation_tasks.id'],
+                                name=op.f(f'fk_{name}_task_id_annotation_tasks'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f(f'pk_{name}')),
+        sa.UniqueConstraint('task_id', 'annotator_id',
+                            name=op.f(f'uq_{name}_task_id_annotator_id')),
+    )
+
+
+def _move(old: str, old_order: str, new: str, new_order: str) -> None:
+    _person_table(new, new_order)
+    op.execute(f"INSERT INTO {new} ({COMMON.format(order=new_order)}) "
+               f"SELECT {COMMON.format(order=old_order)} FROM {old}")
+    op.drop_table(old)
+    if op.get_bind().dialect.name == 'postgresql':  # ids were copied: the sequence goes on
+        op.execute(f"SELECT setval(pg_get_serial_sequence('{new}', 'id'), "
+                   f"COALESCE((SELECT MAX(id) FROM {new}), 0) + 1, false)")
+
+
+def _rename_column(table: str, old: str, new: str) -> None:
+    """In place on both stores (SQLite 3.25+), so no table is rebuilt."""
+    op.execute(f'ALTER TABLE {table} RENAME COLUMN {old} TO {new}')
+
+
+def upgrade() -> None:
+    _move('judgments', 'ranking', 'rankings', 'tiers')
+    _rename_column('annotation_tasks', 'judgments_wanted', 'rankings_wanted')
+
+
+def downgrade() -> None:
+    _rename_column('annotation_tasks', 'rankings_wanted', 'judgments_wanted')
+    _move('rankings', 'tiers', 'judgments', 'ranking')
