@@ -104,7 +104,8 @@ class Generation(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     sample_index: Mapped[int]
     round: Mapped[int]
-    role: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # which of its prompt's asks this sample answers (Ask.name: "follow", "profile", ...)
+    ask: Mapped[str] = mapped_column(String(32), default="", server_default="")
     text: Mapped[str] = mapped_column(Text)
     model: Mapped[str] = mapped_column(String(200))
     sampling: Mapped[dict[str, Any]]

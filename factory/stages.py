@@ -47,18 +47,18 @@ def _spec(p: Prompt) -> PromptSpec:
 def _judged(session: Session, batch_id: int, verifier: str) -> dict[int, list[JudgedSample]]:
     rows = session.execute(
         select(Generation.prompt_id, Generation.id, Generation.sample_index, Generation.text,
-               Generation.role, Generation.round, Verdict.passed, Verdict.score, Verdict.details,
+               Generation.ask, Generation.round, Verdict.passed, Verdict.score, Verdict.details,
                Verdict.status)
         .join(Prompt, Prompt.id == Generation.prompt_id)
         .join(Verdict, (Verdict.generation_id == Generation.id) & (Verdict.verifier == verifier))
         .where(Prompt.batch_id == batch_id).order_by(Generation.prompt_id, Generation.sample_index))
     out: dict[int, list[JudgedSample]] = defaultdict(list)
-    for prompt_id, gen_id, idx, text, role, round_, passed, score, details, status in rows:
+    for prompt_id, gen_id, idx, text, ask, round_, passed, score, details, status in rows:
         error = details.get(CHECK_ERROR, "check failed") if status == "error" else None
         verdict = VerdictSpec(passed=passed, score=score, details=details, error=error,
                               pending=status == "pending")
         out[prompt_id].append(JudgedSample(generation_id=gen_id, sample_index=idx, text=text,
-                                           role=role, round=round_, verdict=verdict))
+                                           ask=ask, round=round_, verdict=verdict))
     return out
 
 
@@ -105,17 +105,17 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
             .where(Prompt.batch_id == batch.id).group_by(Generation.prompt_id)).all())
         # asks already answered in this round (a batch sent back to retry errored prompts)
         asked = set(session.execute(
-            select(Generation.prompt_id, Generation.role).join(Prompt)
+            select(Generation.prompt_id, Generation.ask).join(Prompt)
             .where(Prompt.batch_id == batch.id, Generation.round == step.round)).all())
         asks: list[tuple[Prompt, Ask, list[dict[str, str]], SamplingParams]] = []
         for p in prompts:
             for ask in strategy.asks(_spec(p), step.round, judged.get(p.id, [])):
-                if (p.id, ask.role) in asked:
+                if (p.id, ask.name) in asked:
                     continue
                 messages = ask.messages or p.messages
-                # the role is part of the key: asks of one prompt differ even if their messages
-                # do not (several sampling settings)
-                key = f"{p.variant}|{ask.role}" if ask.role else p.variant
+                # the ask's name is part of the key: asks of one prompt differ even if their
+                # messages do not (several sampling settings)
+                key = f"{p.variant}|{ask.name}" if ask.name else p.variant
                 seed = request_seed(strategy.params.seed, messages, key, step.round)
                 asks.append((p, ask, messages, strategy.sampling(ask, seed)))
         session.expunge_all()
@@ -129,12 +129,12 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
     errors: dict[int, str] = {}
     for (p, ask, _, sp), result in zip(asks, results, strict=True):
         if isinstance(result, LLMResponseError):
-            errors.setdefault(p.id, f"{ask.role or 'sample'}: {result}")
+            errors.setdefault(p.id, f"{ask.name or 'sample'}: {result}")
             continue
         for s in result.samples:
             rows.append({
                 "prompt_id": p.id, "job_id": p.job_id, "sample_index": have.get(p.id, 0),
-                "round": step.round, "role": ask.role, "text": s.text, "model": result.model,
+                "round": step.round, "ask": ask.name, "text": s.text, "model": result.model,
                 "sampling": sp.recorded(), "seed": sp.seed,
                 "prompt_tokens": result.prompt_tokens, "completion_tokens": s.completion_tokens,
                 "latency_s": result.latency_s, "finish_reason": s.finish_reason,
@@ -185,7 +185,7 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
                                                     .where(Prompt.batch_id == batch.id,
                                                            Prompt.error.is_(None)))}
         unjudged = session.execute(
-            select(Generation.id, Generation.prompt_id, Generation.text, Generation.role,
+            select(Generation.id, Generation.prompt_id, Generation.text, Generation.ask,
                    Generation.round)
             .join(Prompt, Prompt.id == Generation.prompt_id)
             .outerjoin(Verdict, (Verdict.generation_id == Generation.id)
@@ -197,8 +197,8 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
         session.expunge_all()
 
     by_prompt: dict[int, list[tuple[int, Sample]]] = defaultdict(list)
-    for gen_id, prompt_id, text, role, round_ in unjudged:
-        by_prompt[prompt_id].append((gen_id, Sample(text=text, role=role, round=round_)))
+    for gen_id, prompt_id, text, ask, round_ in unjudged:
+        by_prompt[prompt_id].append((gen_id, Sample(text=text, ask=ask, round=round_)))
     work: list[JudgeWork] = [(_spec(prompts[pid]), [c for _, c in gens], before.get(pid, []))
                              for pid, gens in by_prompt.items()]
     with leases.held(sessions, step.batch_id, owner, lease_s):

@@ -27,7 +27,7 @@ def test_generation_unique_key_is_named_by_convention(store_url: str) -> None:
         {"name": u["name"], "column_names": u["column_names"]} for u in uniques]
 
 
-def test_upgrade_from_0001_keeps_generations_and_gives_them_an_empty_role(tmp_path) -> None:
+def test_upgrade_from_0001_keeps_generations_and_gives_them_an_empty_ask(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     command.upgrade(alembic_config(url), "0001")
     engine = engine_for(url)
@@ -54,7 +54,7 @@ def test_upgrade_from_0001_keeps_generations_and_gives_them_an_empty_role(tmp_pa
             " '2026-01-01')"))
     command.upgrade(alembic_config(url), "head")
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT text, role FROM generations")).all() == [("kept", "")]
+        assert conn.execute(text("SELECT text, ask FROM generations")).all() == [("kept", "")]
 
 
 OLD_ROWS = [
@@ -92,7 +92,8 @@ def _json(value: object) -> object:
 
 
 def test_0007_renames_keep_every_row_and_go_back(store_url: str) -> None:
-    """Judgments become rankings (ranking -> tiers), and back, without losing a row."""
+    """Judgments become rankings (ranking -> tiers), generations.role becomes ask, and back,
+    without losing a row."""
     command.downgrade(alembic_config(store_url), "0006")
     engine = engine_for(store_url)
     with engine.begin() as conn:
@@ -104,6 +105,8 @@ def test_0007_renames_keep_every_row_and_go_back(store_url: str) -> None:
         assert (rid, _json(tiers), comment) == (1, [[1], [2]], "ok")
         assert conn.execute(text("SELECT rankings_wanted FROM annotation_tasks")).scalar() == 3
         assert conn.execute(text("SELECT count(*) FROM verdicts")).scalar() == 1
+        assert conn.execute(text("SELECT id, ask FROM generations ORDER BY id")).all() == [
+            (1, "follow"), (2, "violate")]
         # the id sequence goes on after the copied rows
         conn.execute(text(
             "INSERT INTO annotators (id, name, role, password_hash, created_at)"
@@ -117,4 +120,6 @@ def test_0007_renames_keep_every_row_and_go_back(store_url: str) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT id FROM judgments ORDER BY id")).scalars().all() == [1, 2]
         assert conn.execute(text("SELECT judgments_wanted FROM annotation_tasks")).scalar() == 3
+        assert conn.execute(text("SELECT role FROM generations ORDER BY id")).scalars().all() == [
+            "follow", "violate"]
     engine.dispose()

@@ -42,9 +42,9 @@ class Shown:
 
 
 def create_tasks(session: Session, job_id: int, k: int, max_responses: int = 4,
-                 role: str | None = None) -> tuple[int, int]:
-    """Tasks for every prompt of a job with at least two distinct samples (of ``role``, if
-    given); returns (made, prompts left out). Prompts that have a task already are kept."""
+                 ask: str | None = None) -> tuple[int, int]:
+    """Tasks for every prompt of a job with at least two distinct samples (answering ``ask``,
+    if given); returns (made, prompts left out). Prompts that have a task already are kept."""
     if session.get(Job, job_id) is None:
         raise TaskError(f"no job {job_id}")
     if k < 1 or max_responses < 2:
@@ -52,8 +52,8 @@ def create_tasks(session: Session, job_id: int, k: int, max_responses: int = 4,
     query = (select(Generation.prompt_id, Generation.id, Generation.text)
              .where(Generation.job_id == job_id)
              .order_by(Generation.prompt_id, Generation.round, Generation.sample_index))
-    if role is not None:
-        query = query.where(Generation.role == role)
+    if ask is not None:
+        query = query.where(Generation.ask == ask)
     chosen: dict[int, list[int]] = {}
     seen: dict[int, set[str]] = {}
     for prompt_id, gen_id, text in session.execute(query):

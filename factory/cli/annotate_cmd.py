@@ -52,12 +52,14 @@ def list_() -> None:
 def create(job: int = typer.Option(..., help="a job whose prompts have several samples"),
            k: int | None = typer.Option(None, help="annotators per task [settings]"),
            max_responses: int | None = typer.Option(None, help="responses per task [settings]"),
-           role: str | None = typer.Option(None, help="only samples of this role")) -> None:
+           ask: str | None = typer.Option(
+               None, help="only samples answering this ask (say t0.7, or follow)")) -> None:
     """Make ranking tasks from a job's samples: one per prompt with 2 or more distinct ones."""
     cfg = settings()
     with clean_errors(task_queue.TaskError), sessions().begin() as s:
         made, left_out = task_queue.create_tasks(s, job, k or cfg.annotation_k,
-                                            max_responses or cfg.annotation_max_responses, role)
+                                                 max_responses or cfg.annotation_max_responses,
+                                                 ask)
     console.print(f"{made} tasks made for job {job}; {left_out} prompts have fewer than two "
                   "distinct responses")
 

@@ -1,7 +1,7 @@
 """The one central abstraction: a strategy.
 
 A strategy declares the seed kind it reads, renders seeds into versioned prompts, says what each
-prompt asks of the model per round (how many samples, in which role), judges samples with a
+prompt asks of the model per round (how many samples, under which ask name), judges samples with a
 verifier (code, or the model itself), and curates judged samples into SFT examples and
 preference pairs. It knows nothing of Celery or SQL: the job machinery
 (factory.jobs, factory.stages) feeds it plain pydantic objects and stores what it returns.
@@ -62,10 +62,11 @@ class VerdictSpec(BaseModel):
 
 class Ask(BaseModel):
     """One request a prompt needs in a round: ``n`` samples of ``messages`` (the prompt's own
-    when None), stored with ``role`` so later rounds and curation can tell requests apart."""
+    when None). Its ``name`` is stored with each sample (``Generation.ask``, ``Sample.ask``) so
+    later rounds and curation can tell a prompt's asks apart."""
 
     n: int = Field(ge=1)
-    role: str = ""
+    name: str = ""
     messages: list[dict[str, str]] | None = None
     json_schema: dict[str, Any] | None = None
     max_tokens: int | None = None
@@ -77,7 +78,7 @@ class Sample(BaseModel):
     in (the model layer's raw reply is :class:`factory.llm.Completion`)."""
 
     text: str
-    role: str = ""
+    ask: str = ""
     round: int = 0
 
 
@@ -143,7 +144,7 @@ class Strategy(ABC):
 
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
         """The requests a prompt needs in ``round``; none means it is done. Strategies that ask
-        one thing override :meth:`samples_wanted`; those with several roles override this."""
+        one thing override :meth:`samples_wanted`; those with several asks override this."""
         want = self.samples_wanted(round, judged)
         return [Ask(n=want)] if want > 0 else []
 

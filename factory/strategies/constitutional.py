@@ -92,19 +92,19 @@ class ConstitutionalFeedback(ModelJudged):
 
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
         if round == 0:
-            return [Ask(n=self.params.samples_per_side, role=side,
+            return [Ask(n=self.params.samples_per_side, name=side,
                         messages=self._side(prompt, side)) for side in SIDES]
         if round > 1 or not self.params.revise:
             return []
         out = []
         for side in SIDES:
-            mine = [s for s in judged if s.role == side]
+            mine = [s for s in judged if s.ask == side]
             if not mine or any(s.verdict.passed for s in mine):
                 continue
             failed = mine[0]
             reason = failed.verdict.details.get("reason") or "the critique could not be read"
             revise = render(TEMPLATES["revise"], role=side, reason=reason)
-            out.append(Ask(n=1, role=side, messages=[
+            out.append(Ask(n=1, name=side, messages=[
                 *self._side(prompt, side), {"role": "assistant", "content": failed.text},
                 {"role": "user", "content": revise}]))
         return out
@@ -117,13 +117,13 @@ class ConstitutionalFeedback(ModelJudged):
 
     def verdict(self, prompt: PromptSpec, sample: Sample, reply: Any,
                 before: list[JudgedSample]) -> VerdictSpec:
-        ok = (reply.verdict == "follows") == (sample.role == "follow")
+        ok = (reply.verdict == "follows") == (sample.ask == "follow")
         return VerdictSpec(passed=ok, score=float(ok),
-                         details={**reply.model_dump(), "side": sample.role,
+                         details={**reply.model_dump(), "side": sample.ask,
                                   "revised": sample.round > 0})
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
-        kept = {side: distinct([s for s in judged if s.role == side and s.verdict.passed])
+        kept = {side: distinct([s for s in judged if s.ask == side and s.verdict.passed])
                 for side in SIDES}
         base = {"principle": prompt.reference["principle"]["id"],
                 "category": prompt.reference.get("category")}

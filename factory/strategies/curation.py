@@ -47,7 +47,7 @@ def spread_pairs(chosen: list[JudgedSample], rejected: list[JudgedSample], m: in
     return [(chosen[i], rejected[j]) for i, j in grid[:m]]
 
 
-def best_passing(samples: list[JudgedSample], role: str | None = None) -> list[JudgedSample]:
-    """Distinct passing samples (of ``role``, if given), highest score first."""
-    kept = [s for s in samples if s.verdict.passed and (role is None or s.role == role)]
+def best_passing(samples: list[JudgedSample], ask: str | None = None) -> list[JudgedSample]:
+    """Distinct passing samples (answering ``ask``, if given), highest score first."""
+    kept = [s for s in samples if s.verdict.passed and (ask is None or s.ask == ask)]
     return sorted(distinct(kept), key=lambda s: -(s.verdict.score or 0))

@@ -103,7 +103,7 @@ class Evolution(ModelJudged):
         parent = self.parent(prompt, round, judged) if round < self.params.generations else None
         if parent is None:
             return []
-        return [Ask(n=1, role=op, messages=[{"role": "user", "content": self.rewrite(op, parent)}])
+        return [Ask(n=1, name=op, messages=[{"role": "user", "content": self.rewrite(op, parent)}])
                 for op in self.operations(prompt, round)]
 
     def rewrite(self, operation: Operation, parent: Parent) -> str:
@@ -142,5 +142,5 @@ class Evolution(ModelJudged):
 
 def lineage(parent: Parent, sample: Sample) -> dict[str, Any]:
     """Where an evolution comes from: its parent, its generation number, its operation."""
-    return {"operation": sample.role, "generation": parent.generation + 1,
+    return {"operation": sample.ask, "generation": parent.generation + 1,
             "parent_generation_id": parent.generation_id, "parent": parent.text}

@@ -49,7 +49,7 @@ class Responses(Strategy):
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
         if round > 0:
             return []
-        return [Ask(n=self.params.per_setting, role=f"t{t:g}", temperature=t)
+        return [Ask(n=self.params.per_setting, name=f"t{t:g}", temperature=t)
                 for t in self.params.temperatures]
 
     def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[VerdictSpec]:

@@ -85,7 +85,7 @@ class RolePlay(ModelJudged):
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
         if round > 0:
             return []
-        return [Ask(n=self.params.candidates, role="conversation",
+        return [Ask(n=self.params.candidates, name="conversation",
                     json_schema=self.conversation_schema())]
 
     def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
@@ -100,7 +100,7 @@ class RolePlay(ModelJudged):
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
         profile = self.profile(prompt, judged)
-        best = best_passing(judged, role="conversation")
+        best = best_passing(judged, ask="conversation")
         sft = []
         for s in best[:self.params.sft_per_profile]:
             turns = parse_turns(s.text, self.params.turns)
@@ -143,23 +143,23 @@ class RolePlayFromText(RolePlay):
 
     def profile(self, prompt: PromptSpec, judged: list[JudgedSample]) -> dict[str, Any] | None:
         for s in judged:
-            if s.role == "profile" and s.verdict.passed:
+            if s.ask == "profile" and s.verdict.passed:
                 return Profile.model_validate_json(s.text).model_dump()
         return None
 
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
         if round == 0:
-            return [Ask(n=1, role="profile", json_schema=Profile.model_json_schema())]
+            return [Ask(n=1, name="profile", json_schema=Profile.model_json_schema())]
         profile = self.profile(prompt, judged)
         if round > 1 or profile is None:
             return []
-        return [Ask(n=self.params.candidates, role="conversation",
+        return [Ask(n=self.params.candidates, name="conversation",
                     messages=self.conversation_request(profile),
                     json_schema=self.conversation_schema())]
 
     def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
                        ) -> list[dict[str, str]] | VerdictSpec:
-        if sample.role != "profile":
+        if sample.ask != "profile":
             return super().judge_messages(prompt, sample, before)
         try:
             Profile.model_validate_json(sample.text)

@@ -1,5 +1,5 @@
 """vocabulary: judgments -> rankings (ranking -> tiers), annotation_tasks.judgments_wanted ->
-rankings_wanted
+rankings_wanted, generations.role -> ask
 
 Names only: every row and value is kept. The rankings table is made under its own name (so its
 constraints follow the naming convention), filled from judgments, and judgments dropped.
@@ -65,8 +65,10 @@ def _rename_column(table: str, old: str, new: str) -> None:
 def upgrade() -> None:
     _move('judgments', 'ranking', 'rankings', 'tiers')
     _rename_column('annotation_tasks', 'judgments_wanted', 'rankings_wanted')
+    _rename_column('generations', 'role', 'ask')
 
 
 def downgrade() -> None:
+    _rename_column('generations', 'ask', 'role')
     _rename_column('annotation_tasks', 'rankings_wanted', 'judgments_wanted')
     _move('rankings', 'tiers', 'judgments', 'ranking')
