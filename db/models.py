@@ -76,12 +76,13 @@ class Batch(Base):
 
 class Prompt(Base):
     __tablename__ = "prompts"
-    __table_args__ = (UniqueConstraint("job_id", "seed_item_id", "variant"),)
+    __table_args__ = (UniqueConstraint("job_id", "seed_item_id", "prompt_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
     seed_item_id: Mapped[int] = mapped_column(ForeignKey("seed_items.id"))
-    variant: Mapped[str] = mapped_column(String(100), default="")
+    # tells apart the prompts one seed item becomes (say a principle id); "" when it is one
+    prompt_key: Mapped[str] = mapped_column(String(100), default="")
     template_id: Mapped[str] = mapped_column(String(100))
     template_version: Mapped[str] = mapped_column(String(20))
     messages: Mapped[list[Any]]

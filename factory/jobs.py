@@ -100,7 +100,7 @@ def create_job(session: Session, strategy: str, seed_set: SeedSet, params: dict[
             raise JobError(f"{seed_set.source}:{line_no}: {exc}") from exc
         for spec in specs:
             prompts.append({"job_id": job.id, "batch_id": batch.id, "seed_item_id": item_id,
-                            "variant": spec.variant, "template_id": spec.template_id,
+                            "prompt_key": spec.prompt_key, "template_id": spec.template_id,
                             "template_version": template_version(spec.template_id),
                             "messages": spec.messages, "reference": spec.reference})
     _insert(session, prompts)

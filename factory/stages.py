@@ -40,7 +40,7 @@ T = TypeVar("T")
 
 
 def _spec(p: Prompt) -> PromptSpec:
-    return PromptSpec(variant=p.variant, template_id=p.template_id, messages=p.messages,
+    return PromptSpec(prompt_key=p.prompt_key, template_id=p.template_id, messages=p.messages,
                       reference=p.reference)
 
 
@@ -115,7 +115,7 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
                 messages = ask.messages or p.messages
                 # the ask's name is part of the key: asks of one prompt differ even if their
                 # messages do not (several sampling settings)
-                key = f"{p.variant}|{ask.name}" if ask.name else p.variant
+                key = f"{p.prompt_key}|{ask.name}" if ask.name else p.prompt_key
                 seed = request_seed(strategy.params.seed, messages, key, step.round)
                 asks.append((p, ask, messages, strategy.sampling(ask, seed)))
         session.expunge_all()

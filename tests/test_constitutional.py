@@ -90,7 +90,7 @@ def test_pairs_follow_against_violate_and_exports_the_principle(sessions, tmp_pa
     with sessions() as s:
         assert s.get_one(Job, job_id).status == "done"
         # privacy applies to general prompts only: 2 + 1 prompt-principle combinations
-        assert sorted(s.scalars(select(Prompt.variant)).all()) == ["honesty", "honesty",
+        assert sorted(s.scalars(select(Prompt.prompt_key)).all()) == ["honesty", "honesty",
                                                                   "privacy"]
         gens = s.scalars(select(Generation)).all()
         assert sorted(g.ask for g in gens) == ["follow"] * 3 + ["violate"] * 3

@@ -92,8 +92,8 @@ def _json(value: object) -> object:
 
 
 def test_0007_renames_keep_every_row_and_go_back(store_url: str) -> None:
-    """Judgments become rankings (ranking -> tiers), generations.role becomes ask, and back,
-    without losing a row."""
+    """Judgments become rankings (ranking -> tiers), generations.role ask, prompts.variant
+    prompt_key (its unique key renamed too), and back, without losing a row."""
     command.downgrade(alembic_config(store_url), "0006")
     engine = engine_for(store_url)
     with engine.begin() as conn:
@@ -107,6 +107,9 @@ def test_0007_renames_keep_every_row_and_go_back(store_url: str) -> None:
         assert conn.execute(text("SELECT count(*) FROM verdicts")).scalar() == 1
         assert conn.execute(text("SELECT id, ask FROM generations ORDER BY id")).all() == [
             (1, "follow"), (2, "violate")]
+        assert conn.execute(text("SELECT prompt_key, passed FROM prompts")).all() == [
+            ("honesty", 1)]
+        assert conn.execute(text("SELECT count(*) FROM annotation_tasks")).scalar() == 1
         # the id sequence goes on after the copied rows
         conn.execute(text(
             "INSERT INTO annotators (id, name, role, password_hash, created_at)"
@@ -122,4 +125,6 @@ def test_0007_renames_keep_every_row_and_go_back(store_url: str) -> None:
         assert conn.execute(text("SELECT judgments_wanted FROM annotation_tasks")).scalar() == 3
         assert conn.execute(text("SELECT role FROM generations ORDER BY id")).scalars().all() == [
             "follow", "violate"]
+        assert conn.execute(text("SELECT variant FROM prompts")).scalar() == "honesty"
+        assert conn.execute(text("SELECT count(*) FROM verdicts")).scalar() == 1
     engine.dispose()

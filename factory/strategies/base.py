@@ -33,7 +33,10 @@ class StrategyParams(BaseModel):
 
 
 class PromptSpec(BaseModel):
-    variant: str = ""
+    """A prompt a seed item becomes. ``prompt_key`` tells apart the prompts one seed item
+    becomes (constitutional: the principle's id); it is part of every request seed."""
+
+    prompt_key: str = ""
     template_id: str
     messages: list[dict[str, str]]
     reference: dict[str, Any] = Field(default_factory=dict)

@@ -81,7 +81,7 @@ class ConstitutionalFeedback(ModelJudged):
             raise SeedRejected(f"prompt category {category!r} is not one the constitution "
                                f"declares ({', '.join(known)})")
         user = [{"role": "user", "content": seed["prompt"]}]
-        return [PromptSpec(variant=p.id, template_id=TEMPLATES["follow"], messages=user,
+        return [PromptSpec(prompt_key=p.id, template_id=TEMPLATES["follow"], messages=user,
                            reference={"principle": p.model_dump(exclude_none=True),
                                       "category": category, "templates": TEMPLATES})
                 for p in self.params.principles if p.applies_to(category)]

@@ -1,5 +1,5 @@
 """vocabulary: judgments -> rankings (ranking -> tiers), annotation_tasks.judgments_wanted ->
-rankings_wanted, generations.role -> ask
+rankings_wanted, generations.role -> ask, prompts.variant -> prompt_key
 
 Names only: every row and value is kept. The rankings table is made under its own name (so its
 constraints follow the naming convention), filled from judgments, and judgments dropped.
@@ -62,13 +62,25 @@ def _rename_column(table: str, old: str, new: str) -> None:
     op.execute(f'ALTER TABLE {table} RENAME COLUMN {old} TO {new}')
 
 
+def _rename_key_column(old: str, new: str) -> None:
+    """prompts.<old> -> <new>, and its unique key's name with it (a rebuild on SQLite, which
+    cannot rename a constraint; foreign keys are off there while migrating, see env.py)."""
+    _rename_column('prompts', old, new)
+    with op.batch_alter_table('prompts', schema=None) as batch_op:
+        batch_op.drop_constraint(f'uq_prompts_job_id_seed_item_id_{old}', type_='unique')
+        batch_op.create_unique_constraint(batch_op.f(f'uq_prompts_job_id_seed_item_id_{new}'),
+                                          ['job_id', 'seed_item_id', new])
+
+
 def upgrade() -> None:
     _move('judgments', 'ranking', 'rankings', 'tiers')
     _rename_column('annotation_tasks', 'judgments_wanted', 'rankings_wanted')
     _rename_column('generations', 'role', 'ask')
+    _rename_key_column('variant', 'prompt_key')
 
 
 def downgrade() -> None:
+    _rename_key_column('prompt_key', 'variant')
     _rename_column('generations', 'ask', 'role')
     _rename_column('annotation_tasks', 'rankings_wanted', 'judgments_wanted')
     _move('rankings', 'tiers', 'judgments', 'ranking')
