@@ -146,8 +146,10 @@ class Strategy(ABC):
                               json_schema=ask.json_schema)
 
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
-        """The requests a prompt needs in ``round``; none means it is done. Strategies that ask
-        one thing override :meth:`samples_wanted`; those with several asks override this."""
+        """The requests a prompt needs in ``round`` (the batch's sampling round: 0, 1, ...);
+        none means it is done. Strategies that ask one thing override :meth:`samples_wanted`;
+        those with several asks override this. A strategy may name what its rounds are for
+        (constitutional: DRAFT_ROUND, REVISION_ROUND; evolve: one evolution step a round)."""
         want = self.samples_wanted(round, judged)
         return [Ask(n=want)] if want > 0 else []
 

@@ -30,6 +30,8 @@ from factory.strategies.curation import distinct, pair_line, sft_line, spread_pa
 from factory.strategies.model_judge import JudgeParams, ModelJudged
 
 SIDES = ("follow", "violate")
+# the batch's sampling rounds, as this strategy uses them: both sides drafted, then revised
+DRAFT_ROUND, REVISION_ROUND = 0, 1
 TEMPLATES = {"follow": "constitutional/follow_v1", "violate": "constitutional/violate_v1",
              "critique": "constitutional/critique_v1", "revise": "constitutional/revise_v1"}
 
@@ -91,10 +93,10 @@ class ConstitutionalFeedback(ModelJudged):
         return [{"role": "system", "content": system}, *prompt.messages]
 
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
-        if round == 0:
+        if round == DRAFT_ROUND:
             return [Ask(n=self.params.samples_per_side, name=side,
                         messages=self._side(prompt, side)) for side in SIDES]
-        if round > 1 or not self.params.revise:
+        if round != REVISION_ROUND or not self.params.revise:
             return []
         out = []
         for side in SIDES:
@@ -120,7 +122,7 @@ class ConstitutionalFeedback(ModelJudged):
         ok = (reply.verdict == "follows") == (sample.ask == "follow")
         return VerdictSpec(passed=ok, score=float(ok),
                          details={**reply.model_dump(), "side": sample.ask,
-                                  "revised": sample.round > 0})
+                                  "revised": sample.round == REVISION_ROUND})
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
         kept = {side: distinct([s for s in judged if s.ask == side and s.verdict.passed])
@@ -129,12 +131,14 @@ class ConstitutionalFeedback(ModelJudged):
                 "category": prompt.reference.get("category")}
 
         def meta(s: JudgedSample) -> dict[str, Any]:
-            return {"revised": s.round > 0, "critique": s.verdict.details.get("reason")}
+            return {"revised": s.round == REVISION_ROUND,
+                    "critique": s.verdict.details.get("reason")}
 
         sft = [sft_line(prompt.messages, s, {**base, **meta(s)})
                for s in kept["follow"][:self.params.sft_per_prompt]]
         pairs = [pair_line(prompt.messages, c, r,
-                           {**base, "chosen_revised": c.round > 0, "rejected_revised": r.round > 0})
+                           {**base, "chosen_revised": c.round == REVISION_ROUND,
+                            "rejected_revised": r.round == REVISION_ROUND})
                  for c, r in spread_pairs(kept["follow"], kept["violate"],
                                           self.params.pairs_per_prompt)]
         flag = None if kept["follow"] and kept["violate"] else "no_pair"

@@ -2,12 +2,15 @@
 rewrite selected instructions in depth (add constraints, deepen, concretise, add reasoning steps,
 complicate the input) or in breadth (a new instruction in the same domain).
 
-Generation g+1 evolves the first surviving evolution of generation g, so every evolved
-instruction has one parent: the seed instruction, or an earlier generation's sample. Each
-evolution is judged in two steps: text rules first (:mod:`factory.instag.elimination`), then the
-model tags it (the InsTag schema) and it must gain a tag its parent lacks. The verdict records
-the parent, the generation number and the tags; ``factory instag evolved`` turns the survivors
-into a seed set that any strategy (or the annotation app) takes.
+One batch round is one evolution step: step s (the batch's round s) rewrites the first
+survivor of step s-1, so generation g+1 evolves the first surviving evolution of generation g (a
+generation counts from the original instruction, across jobs; a step counts within this job).
+Every evolved instruction has one parent: the seed instruction, or an earlier generation's
+sample. Each evolution is judged in two passes: text rules first
+(:mod:`factory.instag.elimination`), then the model tags it (the InsTag schema) and it must gain
+a tag its parent lacks. The verdict records the parent, the generation number and the tags;
+``factory instag evolved`` turns the survivors into a seed set that any strategy (or the
+annotation app) takes.
 """
 
 from __future__ import annotations
@@ -79,13 +82,14 @@ class Evolution(ModelJudged):
                                       "category": seed.get("category"),
                                       "generation": seed.get("generation", 0)})]
 
-    def parent(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]
+    def parent(self, prompt: PromptSpec, evolution_step: int, judged: list[JudgedSample]
                ) -> Parent | None:
-        """What round ``round`` evolves: the seed, then each round's first survivor."""
+        """What ``evolution_step`` evolves: the seed, then each step's first survivor."""
         ref = prompt.reference
-        if round == 0:
+        if evolution_step == 0:
             return Parent(text=ref["instruction"], tags=ref["tags"], generation=ref["generation"])
-        survivors = sorted((s for s in judged if s.round == round - 1 and s.verdict.passed),
+        survivors = sorted((s for s in judged
+                            if s.round == evolution_step - 1 and s.verdict.passed),
                            key=lambda s: s.sample_index)
         if not survivors:
             return None
@@ -93,18 +97,20 @@ class Evolution(ModelJudged):
         return Parent(text=s.text.strip(), tags=s.verdict.details["normalised_tags"],
                       generation=s.verdict.details["generation"], generation_id=s.generation_id)
 
-    def operations(self, prompt: PromptSpec, round: int) -> list[Operation]:
-        """The operations tried in ``round``: a fixed draw per instruction and round."""
+    def operations(self, prompt: PromptSpec, evolution_step: int) -> list[Operation]:
+        """The operations tried in ``evolution_step``: a fixed draw per instruction and step."""
         ops = self.params.operations
-        rng = random.Random(f"{self.params.seed}:{round}:{prompt.reference['instruction']}")
+        rng = random.Random(
+            f"{self.params.seed}:{evolution_step}:{prompt.reference['instruction']}")
         return rng.sample(ops, min(self.params.per_generation, len(ops)))
 
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
-        parent = self.parent(prompt, round, judged) if round < self.params.generations else None
+        step = round  # one evolution step per batch round
+        parent = self.parent(prompt, step, judged) if step < self.params.generations else None
         if parent is None:
             return []
         return [Ask(n=1, name=op, messages=[{"role": "user", "content": self.rewrite(op, parent)}])
-                for op in self.operations(prompt, round)]
+                for op in self.operations(prompt, step)]
 
     def rewrite(self, operation: Operation, parent: Parent) -> str:
         p = self.params

@@ -128,8 +128,13 @@ def parse_turns(text: str, turns: int) -> list[dict[str, str]] | None:
     return [t.model_dump() for t in found] if len(found) == turns else None
 
 
+PROFILE_ROUND, CONVERSATION_ROUND = 0, 1  # the batch's sampling rounds, as roleplay-from-text
+# uses them: the profile is extracted first, the conversations are written with it next
+
+
 class RolePlayFromText(RolePlay):
-    """Round 0 extracts a profile from the passage; round 1 writes conversations with it."""
+    """The profile round extracts a profile from the passage; the conversation round writes
+    conversations with it."""
 
     name = "roleplay-from-text"
     seed_kind = SeedKind.text
@@ -148,10 +153,10 @@ class RolePlayFromText(RolePlay):
         return None
 
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
-        if round == 0:
+        if round == PROFILE_ROUND:
             return [Ask(n=1, name="profile", json_schema=Profile.model_json_schema())]
         profile = self.profile(prompt, judged)
-        if round > 1 or profile is None:
+        if round != CONVERSATION_ROUND or profile is None:
             return []
         return [Ask(n=self.params.candidates, name="conversation",
                     messages=self.conversation_request(profile),
