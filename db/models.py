@@ -52,7 +52,7 @@ class Job(Base):
 
 
 class Batch(Base):
-    """A slice of a job's seed items moving through stages: generate -> verify -> ... -> done."""
+    """A slice of a job's seed items moving through stages: generate -> judge -> ... -> done."""
 
     __tablename__ = "batches"
     __table_args__ = (UniqueConstraint("job_id", "index"), Index(None, "job_id", "stage"))

@@ -114,7 +114,7 @@ def _insert(session: Session, prompts: list[dict[str, Any]]) -> None:
 
 def step_of(batch_id: int, stage: str, round: int, strategy: str) -> Step:
     """The step a batch at (stage, round) waits for, on the queue its strategy runs it on."""
-    queue = "generate" if stage == "generate" else get_strategy(strategy).verify_queue
+    queue = "generate" if stage == "generate" else get_strategy(strategy).judge_queue
     return Step(stage, batch_id, round, queue)
 
 
@@ -216,4 +216,4 @@ def errored_prompts(session: Session, job: Job, limit: int = 50) -> list[dict[st
 
 def queues_of(job: Job) -> list[str]:
     """The queues a job's steps are sent to."""
-    return sorted({"generate", get_strategy(job.strategy).verify_queue})
+    return sorted({"generate", get_strategy(job.strategy).judge_queue})

@@ -1,4 +1,7 @@
-"""The two stages every batch goes through, round after round: generate, then verify.
+"""The two stages every batch goes through, round after round: generate, then judge.
+
+The judge stage runs where its strategy's checks can run (``Strategy.judge_queue``): the
+``verify`` queue for checks in Python, ``sandbox`` for code, ``generate`` when the model judges.
 
 Each stage reads the batch's state from the store, does its work outside any transaction (model
 calls, checks), then writes its rows and moves the batch on in one transaction guarded by a
@@ -142,13 +145,13 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
             have[p.id] = have.get(p.id, 0) + 1
     with sessions.begin() as session:
         batch = session.get_one(Batch, step.batch_id)
-        if not _claim(session, batch, "generate", step.round, "verify", step.round):
+        if not _claim(session, batch, "generate", step.round, "judge", step.round):
             return None
         insert_ignore(session, Generation, rows)
         for pid, reason in errors.items():
             session.execute(update(Prompt).where(Prompt.id == pid)
                             .values(error=reason[:2000], error_round=step.round, flag="error"))
-    return Step("verify", step.batch_id, step.round, strategy.verify_queue)
+    return Step("judge", step.batch_id, step.round, strategy.judge_queue)
 
 
 async def _refused_or(call: Awaitable[ChatResult]) -> ChatResult | LLMResponseError:
@@ -172,8 +175,8 @@ def _with_model(llm_factory: Callable[[], LLM], use: Callable[[LLM], Awaitable[T
     return asyncio.run(run())
 
 
-def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM],
-           owner: str, lease_s: float) -> Step | None:
+def judge(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM],
+          owner: str, lease_s: float) -> Step | None:
     """Judge this round's new samples (by code, or by the model for strategies judged by it),
     then send the next round or curate the batch. Prompts set aside with an error are neither
     asked again nor curated (`factory job retry` sends them again)."""
@@ -202,7 +205,7 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
     work: list[JudgeWork] = [(_spec(prompts[pid]), [c for _, c in gens], before.get(pid, []))
                              for pid, gens in by_prompt.items()]
     with leases.held(sessions, step.batch_id, owner, lease_s):
-        found_verdicts = _judge(strategy, work, llm_factory)
+        found_verdicts = _verdicts(strategy, work, llm_factory)
     verdicts: list[dict[str, Any]] = []
     for gens, found in zip(by_prompt.values(), found_verdicts, strict=True):
         for (gen_id, _), j in zip(gens, found, strict=True):
@@ -220,17 +223,17 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
         more = next_round < MAX_ROUNDS and any(
             strategy.asks(_spec(p), next_round, judged.get(pid, [])) for pid, p in prompts.items())
         if more:
-            if not _claim(session, batch, "verify", step.round, "generate", next_round):
+            if not _claim(session, batch, "judge", step.round, "generate", next_round):
                 return None
             return Step("generate", step.batch_id, next_round, "generate")
-        if not _claim(session, batch, "verify", step.round, "done", step.round):
+        if not _claim(session, batch, "judge", step.round, "done", step.round):
             return None
         _curate(session, strategy, prompts, judged)
         _finish_job_if_complete(session, batch.job_id)
     return None
 
 
-def _judge(strategy: Strategy, work: list[JudgeWork], llm_factory: Callable[[], LLM]
+def _verdicts(strategy: Strategy, work: list[JudgeWork], llm_factory: Callable[[], LLM]
            ) -> list[list[VerdictSpec]]:
     """Verdicts per prompt; a prompt with a check that errored is judged again, up to
     ``CHECK_ATTEMPTS`` times in all (a later round of a strategy may rely on its verdicts)."""
@@ -296,7 +299,7 @@ def run_step(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
              lease_s: float = LEASE_S) -> Step | None:
     """Run one step; ``llm_factory`` makes a model client, called only when one is needed.
     The step holds the batch's lease while it works, and gives it up if it fails."""
-    stage = generate if step.stage == "generate" else verify
+    stage = generate if step.stage == "generate" else judge
     owner = leases.new_owner()
     try:
         return stage(sessions, step, llm_factory, owner, lease_s)

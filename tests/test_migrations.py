@@ -66,7 +66,8 @@ OLD_ROWS = [
     " updated_at) VALUES (1, 'j', 'constitutional', 1, '{}', 'm', 'done', '2026-01-01',"
     " '2026-01-01')",
     "INSERT INTO batches (id, job_id, \"index\", first_ordinal, last_ordinal, stage, round,"
-    " attempts, updated_at) VALUES (1, 1, 0, 0, 0, 'done', 0, 0, '2026-01-01')",
+    " attempts, updated_at) VALUES (1, 1, 0, 0, 0, 'done', 0, 0, '2026-01-01'),"
+    " (2, 1, 1, 1, 1, 'verify', 1, 0, '2026-01-01')",
     "INSERT INTO prompts (id, job_id, batch_id, seed_item_id, variant, template_id,"
     " template_version, messages, reference, samples, passed)"
     " VALUES (1, 1, 1, 1, 'honesty', 't', 'v1', '[]', '{}', 2, 1)",
@@ -93,7 +94,8 @@ def _json(value: object) -> object:
 
 def test_0007_renames_keep_every_row_and_go_back(store_url: str) -> None:
     """Judgments become rankings (ranking -> tiers), generations.role ask, prompts.variant
-    prompt_key (its unique key renamed too), and back, without losing a row."""
+    prompt_key (its unique key renamed too), the stage verify judge, and back, without losing a
+    row."""
     command.downgrade(alembic_config(store_url), "0006")
     engine = engine_for(store_url)
     with engine.begin() as conn:
@@ -110,6 +112,8 @@ def test_0007_renames_keep_every_row_and_go_back(store_url: str) -> None:
         assert conn.execute(text("SELECT prompt_key, passed FROM prompts")).all() == [
             ("honesty", 1)]
         assert conn.execute(text("SELECT count(*) FROM annotation_tasks")).scalar() == 1
+        assert conn.execute(text("SELECT stage FROM batches ORDER BY id")).scalars().all() == [
+            "done", "judge"]
         # the id sequence goes on after the copied rows
         conn.execute(text(
             "INSERT INTO annotators (id, name, role, password_hash, created_at)"
@@ -126,5 +130,7 @@ def test_0007_renames_keep_every_row_and_go_back(store_url: str) -> None:
         assert conn.execute(text("SELECT role FROM generations ORDER BY id")).scalars().all() == [
             "follow", "violate"]
         assert conn.execute(text("SELECT variant FROM prompts")).scalar() == "honesty"
+        assert conn.execute(text("SELECT stage FROM batches ORDER BY id")).scalars().all() == [
+            "done", "verify"]
         assert conn.execute(text("SELECT count(*) FROM verdicts")).scalar() == 1
     engine.dispose()

@@ -132,7 +132,9 @@ class Strategy(ABC):
     Params: ClassVar[type[StrategyParams]] = StrategyParams
     verifier: ClassVar[str]
     verifier_version: ClassVar[str]
-    verify_queue: ClassVar[str] = "verify"
+    # the Celery queue the judge stage runs on: "verify" (checks in Python), "sandbox" (code
+    # in containers) or "generate" (the model judges)
+    judge_queue: ClassVar[str] = "verify"
     judge_needs_model: ClassVar[bool] = False
 
     def __init__(self, params: StrategyParams) -> None:

@@ -73,7 +73,7 @@ class CodeExecutionFeedback(PassFailStrategy):
     Params = CodeParams
     verifier = sandbox.NAME
     verifier_version = sandbox.VERSION
-    verify_queue = "sandbox"
+    judge_queue = "sandbox"
     params: CodeParams
 
     def build_prompts(self, seed: dict[str, Any]) -> list[PromptSpec]:

@@ -47,7 +47,7 @@ class ModelJudged(Strategy):
 
     verifier = "model-judge"
     verifier_version = "v1"
-    verify_queue = "generate"
+    judge_queue = "generate"  # the judge is the model: run where workers reach its server
     judge_needs_model = True
     Reply: ClassVar[type[BaseModel]] = ScoreReply
     params: JudgeParams

@@ -1,7 +1,10 @@
 """vocabulary: judgments -> rankings (ranking -> tiers), annotation_tasks.judgments_wanted ->
-rankings_wanted, generations.role -> ask, prompts.variant -> prompt_key
+rankings_wanted, generations.role -> ask, prompts.variant -> prompt_key, and the batch stage
+'verify' -> 'judge' (its queue may be verify, sandbox or generate)
 
-Names only: every row and value is kept. The rankings table is made under its own name (so its
+Names only: every row is kept, and the one value renamed is a batch's stage. Stop the workers
+before upgrading: a step sent before it names the old stage and is dropped as stale; the sweep
+sends the batch's step again after FACTORY_STALE_BATCH_S. The rankings table is made under its own name (so its
 constraints follow the naming convention), filled from judgments, and judgments dropped.
 
 Revision ID: 0007
@@ -72,14 +75,21 @@ def _rename_key_column(old: str, new: str) -> None:
                                           ['job_id', 'seed_item_id', new])
 
 
+def _rename_stage(old: str, new: str) -> None:
+    batches = sa.table('batches', sa.column('stage', sa.String))
+    op.execute(batches.update().where(batches.c.stage == old).values(stage=new))
+
+
 def upgrade() -> None:
     _move('judgments', 'ranking', 'rankings', 'tiers')
     _rename_column('annotation_tasks', 'judgments_wanted', 'rankings_wanted')
     _rename_column('generations', 'role', 'ask')
     _rename_key_column('variant', 'prompt_key')
+    _rename_stage('verify', 'judge')
 
 
 def downgrade() -> None:
+    _rename_stage('judge', 'verify')
     _rename_key_column('prompt_key', 'variant')
     _rename_column('generations', 'ask', 'role')
     _rename_column('annotation_tasks', 'rankings_wanted', 'judgments_wanted')
