@@ -135,7 +135,7 @@ def test_rankings_become_pairs_and_the_best_an_sft_line(sessions, tmp_path) -> N
     assert line["prompt"][-1]["role"] == "user" and line["chosen"][0]["role"] == "assistant"
 
 
-def test_undo_and_edit_change_the_data_with_the_judgment(sessions, tmp_path) -> None:
+def test_undo_and_edit_change_the_data_with_the_ranking(sessions, tmp_path) -> None:
     _, ids = annotation_store(sessions, tmp_path, k=1, count=2)
     with sessions.begin() as s:
         shown = task_queue.next_task(s, ids["ann"])

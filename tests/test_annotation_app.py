@@ -76,7 +76,7 @@ def test_rank_a_pair_tie_skip_and_undo(store, tmp_path) -> None:
     assert last.task_id == skip.task_id and last.tiers[0] == [last.shown_order[1]]
 
 
-def test_edit_the_last_judgment_and_leave_a_comment(store, tmp_path) -> None:
+def test_edit_the_last_ranking_and_leave_a_comment(store, tmp_path) -> None:
     annotation_store(store, tmp_path, count=2, temperatures=(0.3, 1.0))
     at = logged_in("ann")
     at.text_input(key="comment-1").input("A is clearer").run()

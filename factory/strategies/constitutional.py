@@ -105,7 +105,7 @@ class ConstitutionalFeedback(ModelJudged):
                 continue
             failed = mine[0]
             reason = failed.verdict.details.get("reason") or "the critique could not be read"
-            revise = render(TEMPLATES["revise"], role=side, reason=reason)
+            revise = render(TEMPLATES["revise"], side=side, reason=reason)
             out.append(Ask(n=1, name=side, messages=[
                 *self._side(prompt, side), {"role": "assistant", "content": failed.text},
                 {"role": "user", "content": revise}]))
