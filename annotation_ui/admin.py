@@ -1,4 +1,4 @@
-"""Admin pages: task progress, judgments per annotator, agreement, data per strategy."""
+"""Admin pages: task progress, rankings per annotator, agreement, data per strategy."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def progress_page() -> None:
         alpha, shared = stats.inter_annotator_agreement(s)
     st.subheader("Tasks per job")
     st.dataframe(pd.DataFrame(progress), hide_index=True)
-    st.subheader("Judgments per annotator")
+    st.subheader("Rankings per annotator")
     st.dataframe(pd.DataFrame(people), hide_index=True)
     st.subheader("Agreement")
     st.metric("Krippendorff's alpha (ordinal)", "n/a" if alpha is None else f"{alpha:.3f}",

@@ -1,5 +1,5 @@
 """The annotator's page: one task at a time, two responses side by side or more as a ranked
-list, with ties, "all bad", skip, a comment, undo and edit of the last judgment."""
+list, with ties, "all bad", skip, a comment, undo and edit of the last ranking."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import streamlit as st
 
 from annotation_ui.state import User, require_user, sessions, settings
 from annotation_ui.text import show_untrusted
-from factory.annotation import tasks
-from factory.annotation.consensus import Ranking
+from factory.annotation import task_queue
+from factory.annotation.consensus import Tiers
 
 GUIDELINES = """
 - Judge which response serves the instruction best: correct, complete, honest, safe, and
@@ -16,18 +16,18 @@ GUIDELINES = """
 - **Tie** when neither is better; **all bad** when none is acceptable (you can still order
   them). **Skip** if you cannot judge this task; someone else will.
 - Keys for two responses: **A** or **B** (better), **T** tie, **X** both bad, **S** skip.
-- Undo or edit your last judgment with the buttons at the top.
+- Undo or edit your last ranking with the buttons at the top.
 """
 
 
-def _submit(user: User, task_id: int, ranking: Ranking, all_bad: bool = False,
+def _submit(user: User, task_id: int, tiers: Tiers, all_bad: bool = False,
             skipped: bool = False) -> None:
     comment = st.session_state.get(f"comment-{task_id}")
     try:
         with sessions().begin() as s:
-            tasks.submit(s, user.id, task_id, ranking, all_bad=all_bad, skipped=skipped,
-                         comment=comment)
-    except tasks.TaskError as exc:
+            task_queue.submit(s, user.id, task_id, tiers, all_bad=all_bad, skipped=skipped,
+                              comment=comment)
+    except task_queue.TaskError as exc:
         st.session_state["flash"] = ("error", str(exc))
         return
     st.session_state.pop("editing", None)
@@ -44,21 +44,21 @@ def _submit_ranks(user: User, task_id: int, keys: dict[int, str], all_bad: bool 
 
 def _undo(user: User) -> None:
     with sessions().begin() as s:
-        undone = tasks.undo_last(s, user.id)
+        undone = task_queue.undo_last(s, user.id)
     st.session_state.pop("editing", None)
-    st.session_state["flash"] = ("info", f"Took back your judgment of task {undone}."
+    st.session_state["flash"] = ("info", f"Took back your ranking of task {undone}."
                                  if undone else "Nothing to undo.")
 
 
 def _edit(user: User) -> None:
     with sessions()() as s:
-        last = tasks.last_judgment(s, user.id)
+        last = task_queue.last_ranking(s, user.id)
     if last is not None:
         st.session_state["editing"] = True
         st.session_state[f"comment-{last.task_id}"] = last.comment or ""
 
 
-def _pairwise(user: User, shown: tasks.Shown) -> None:
+def _pairwise(user: User, shown: task_queue.Shown) -> None:
     (a, text_a), (b, text_b) = shown.responses
     left, right = st.columns(2)
     for col, label, text in ((left, "A", text_a), (right, "B", text_b)):
@@ -78,7 +78,7 @@ def _pairwise(user: User, shown: tasks.Shown) -> None:
                    kwargs={"skipped": True})
 
 
-def _ranked(user: User, shown: tasks.Shown) -> None:
+def _ranked(user: User, shown: task_queue.Shown) -> None:
     n = len(shown.responses)
     st.caption("Give each response a rank, 1 = best; equal ranks are ties.")
     keys = {}
@@ -103,11 +103,11 @@ def page() -> None:
     cfg = settings()
     with sessions().begin() as s:
         if st.session_state.get("editing"):
-            shown = tasks.edit_last(s, user.id)
+            shown = task_queue.edit_last(s, user.id)
         else:
-            shown = tasks.next_task(s, user.id, cfg.annotation_claim_minutes)
-        done, left = tasks.progress(s, user.id, cfg.annotation_claim_minutes)
-        has_last = tasks.last_judgment(s, user.id) is not None
+            shown = task_queue.next_task(s, user.id, cfg.annotation_claim_minutes)
+        done, left = task_queue.progress(s, user.id, cfg.annotation_claim_minutes)
+        has_last = task_queue.last_ranking(s, user.id) is not None
     st.title("Rank the responses")
     st.caption(f"done {done} · left {left}")
     with st.expander("Guidelines"):
@@ -122,7 +122,7 @@ def page() -> None:
     if shown is None:
         st.info("No task is waiting for you. Thank you!")
         return
-    st.markdown(f"**Task {shown.task.id}**" + (" (editing your judgment)"
+    st.markdown(f"**Task {shown.task.id}**" + (" (editing your ranking)"
                                                 if st.session_state.get("editing") else ""))
     for message in shown.prompt:
         with st.container(border=True):

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from factory.instag.embeddings import MiniLM  # noqa: E402
 from factory.instag.ontology import Ontology, OntologySettings, build  # noqa: E402
 from factory.instag.selection import (  # noqa: E402
-    Candidate,
+    TaggedInstruction,
     complexity_first,
     coverage,
     random_baseline,
@@ -50,7 +50,7 @@ def synthetic(pool: int, tags: int, seed: int = 0) -> list[list[str]]:
 
 
 def report(title: str, o: Ontology, sizes: list[int], draws: int) -> None:
-    pool = [Candidate(id=i, tags=frozenset(t)) for i, t in enumerate(o.assigned)]
+    pool = [TaggedInstruction(id=i, tags=frozenset(t)) for i, t in enumerate(o.assigned)]
     all_tags = {t.tag for t in o.tags}
     print(f"\n{title}: {len(pool)} instructions, {len(all_tags)} tags")
     print("| N | complexity-first | random mean (low-high) | ratio | select (ms) |")

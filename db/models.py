@@ -52,7 +52,7 @@ class Job(Base):
 
 
 class Batch(Base):
-    """A slice of a job's seed items moving through stages: generate -> verify -> ... -> done."""
+    """A slice of a job's seed items moving through stages: generate -> judge -> ... -> done."""
 
     __tablename__ = "batches"
     __table_args__ = (UniqueConstraint("job_id", "index"), Index(None, "job_id", "stage"))
@@ -76,12 +76,13 @@ class Batch(Base):
 
 class Prompt(Base):
     __tablename__ = "prompts"
-    __table_args__ = (UniqueConstraint("job_id", "seed_item_id", "variant"),)
+    __table_args__ = (UniqueConstraint("job_id", "seed_item_id", "prompt_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
     seed_item_id: Mapped[int] = mapped_column(ForeignKey("seed_items.id"))
-    variant: Mapped[str] = mapped_column(String(100), default="")
+    # tells apart the prompts one seed item becomes (say a principle id); "" when it is one
+    prompt_key: Mapped[str] = mapped_column(String(100), default="")
     template_id: Mapped[str] = mapped_column(String(100))
     template_version: Mapped[str] = mapped_column(String(20))
     messages: Mapped[list[Any]]
@@ -104,7 +105,8 @@ class Generation(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     sample_index: Mapped[int]
     round: Mapped[int]
-    role: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # which of its prompt's asks this sample answers (Ask.name: "follow", "profile", ...)
+    ask: Mapped[str] = mapped_column(String(32), default="", server_default="")
     text: Mapped[str] = mapped_column(Text)
     model: Mapped[str] = mapped_column(String(200))
     sampling: Mapped[dict[str, Any]]
@@ -184,19 +186,22 @@ class AnnotationTask(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
     generation_ids: Mapped[list[Any]]
-    judgments_wanted: Mapped[int] = mapped_column(default=1)
+    rankings_wanted: Mapped[int] = mapped_column(default=1)
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Judgment(Base):
-    __tablename__ = "judgments"
+class Ranking(Base):
+    """One annotator's ranking of a task's responses: ``tiers`` of generation ids, best first,
+    ties sharing a tier (empty when skipped), in the ``shown_order`` they saw them."""
+
+    __tablename__ = "rankings"
     __table_args__ = (UniqueConstraint("task_id", "annotator_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("annotation_tasks.id", ondelete="CASCADE"))
     annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id"))
     shown_order: Mapped[list[Any]]
-    ranking: Mapped[list[Any]]
+    tiers: Mapped[list[Any]]
     all_bad: Mapped[bool] = mapped_column(default=False)
     skipped: Mapped[bool] = mapped_column(default=False)
     comment: Mapped[str | None] = mapped_column(Text)

@@ -100,7 +100,7 @@ def create_job(session: Session, strategy: str, seed_set: SeedSet, params: dict[
             raise JobError(f"{seed_set.source}:{line_no}: {exc}") from exc
         for spec in specs:
             prompts.append({"job_id": job.id, "batch_id": batch.id, "seed_item_id": item_id,
-                            "variant": spec.variant, "template_id": spec.template_id,
+                            "prompt_key": spec.prompt_key, "template_id": spec.template_id,
                             "template_version": template_version(spec.template_id),
                             "messages": spec.messages, "reference": spec.reference})
     _insert(session, prompts)
@@ -114,7 +114,7 @@ def _insert(session: Session, prompts: list[dict[str, Any]]) -> None:
 
 def step_of(batch_id: int, stage: str, round: int, strategy: str) -> Step:
     """The step a batch at (stage, round) waits for, on the queue its strategy runs it on."""
-    queue = "generate" if stage == "generate" else get_strategy(strategy).verify_queue
+    queue = "generate" if stage == "generate" else get_strategy(strategy).judge_queue
     return Step(stage, batch_id, round, queue)
 
 
@@ -216,4 +216,4 @@ def errored_prompts(session: Session, job: Job, limit: int = 50) -> list[dict[st
 
 def queues_of(job: Job) -> list[str]:
     """The queues a job's steps are sent to."""
-    return sorted({"generate", get_strategy(job.strategy).verify_queue})
+    return sorted({"generate", get_strategy(job.strategy).judge_queue})

@@ -2,7 +2,7 @@
 
 Both paths call the same :func:`factory.stages.run_step`; only who runs the next step differs.
 Failures are written to the store (batch error, job status) before they propagate, so
-`factory job status` tells what went wrong and `factory job resume` picks up from there.
+`factory job status` tells what went wrong and `factory job run` picks up from there.
 """
 
 from __future__ import annotations

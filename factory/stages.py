@@ -1,4 +1,7 @@
-"""The two stages every batch goes through, round after round: generate, then verify.
+"""The two stages every batch goes through, round after round: generate, then judge.
+
+The judge stage runs where its strategy's checks can run (``Strategy.judge_queue``): the
+``verify`` queue for checks in Python, ``sandbox`` for code, ``generate`` when the model judges.
 
 Each stage reads the batch's state from the store, does its work outside any transaction (model
 calls, checks), then writes its rows and moves the batch on in one transaction guarded by a
@@ -24,12 +27,12 @@ from factory.jobs import Step, strategy_for
 from factory.llm import LLM, ChatResult, LLMResponseError, SamplingParams, request_seed
 from factory.strategies.base import (
     Ask,
-    Candidate,
     JudgedSample,
-    Judgement,
     JudgeWork,
     PromptSpec,
+    Sample,
     Strategy,
+    VerdictSpec,
 )
 
 MAX_ROUNDS = 64
@@ -40,25 +43,25 @@ T = TypeVar("T")
 
 
 def _spec(p: Prompt) -> PromptSpec:
-    return PromptSpec(variant=p.variant, template_id=p.template_id, messages=p.messages,
+    return PromptSpec(prompt_key=p.prompt_key, template_id=p.template_id, messages=p.messages,
                       reference=p.reference)
 
 
 def _judged(session: Session, batch_id: int, verifier: str) -> dict[int, list[JudgedSample]]:
     rows = session.execute(
         select(Generation.prompt_id, Generation.id, Generation.sample_index, Generation.text,
-               Generation.role, Generation.round, Verdict.passed, Verdict.score, Verdict.details,
+               Generation.ask, Generation.round, Verdict.passed, Verdict.score, Verdict.details,
                Verdict.status)
         .join(Prompt, Prompt.id == Generation.prompt_id)
         .join(Verdict, (Verdict.generation_id == Generation.id) & (Verdict.verifier == verifier))
         .where(Prompt.batch_id == batch_id).order_by(Generation.prompt_id, Generation.sample_index))
     out: dict[int, list[JudgedSample]] = defaultdict(list)
-    for prompt_id, gen_id, idx, text, role, round_, passed, score, details, status in rows:
+    for prompt_id, gen_id, idx, text, ask, round_, passed, score, details, status in rows:
         error = details.get(CHECK_ERROR, "check failed") if status == "error" else None
-        judgement = Judgement(passed=passed, score=score, details=details, error=error,
+        verdict = VerdictSpec(passed=passed, score=score, details=details, error=error,
                               pending=status == "pending")
         out[prompt_id].append(JudgedSample(generation_id=gen_id, sample_index=idx, text=text,
-                                           role=role, round=round_, judgement=judgement))
+                                           ask=ask, round=round_, verdict=verdict))
     return out
 
 
@@ -105,17 +108,17 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
             .where(Prompt.batch_id == batch.id).group_by(Generation.prompt_id)).all())
         # asks already answered in this round (a batch sent back to retry errored prompts)
         asked = set(session.execute(
-            select(Generation.prompt_id, Generation.role).join(Prompt)
+            select(Generation.prompt_id, Generation.ask).join(Prompt)
             .where(Prompt.batch_id == batch.id, Generation.round == step.round)).all())
         asks: list[tuple[Prompt, Ask, list[dict[str, str]], SamplingParams]] = []
         for p in prompts:
             for ask in strategy.asks(_spec(p), step.round, judged.get(p.id, [])):
-                if (p.id, ask.role) in asked:
+                if (p.id, ask.name) in asked:
                     continue
                 messages = ask.messages or p.messages
-                # the role is part of the key: asks of one prompt differ even if their messages
-                # do not (several sampling settings)
-                key = f"{p.variant}|{ask.role}" if ask.role else p.variant
+                # the ask's name is part of the key: asks of one prompt differ even if their
+                # messages do not (several sampling settings)
+                key = f"{p.prompt_key}|{ask.name}" if ask.name else p.prompt_key
                 seed = request_seed(strategy.params.seed, messages, key, step.round)
                 asks.append((p, ask, messages, strategy.sampling(ask, seed)))
         session.expunge_all()
@@ -129,12 +132,12 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
     errors: dict[int, str] = {}
     for (p, ask, _, sp), result in zip(asks, results, strict=True):
         if isinstance(result, LLMResponseError):
-            errors.setdefault(p.id, f"{ask.role or 'sample'}: {result}")
+            errors.setdefault(p.id, f"{ask.name or 'sample'}: {result}")
             continue
         for s in result.samples:
             rows.append({
                 "prompt_id": p.id, "job_id": p.job_id, "sample_index": have.get(p.id, 0),
-                "round": step.round, "role": ask.role, "text": s.text, "model": result.model,
+                "round": step.round, "ask": ask.name, "text": s.text, "model": result.model,
                 "sampling": sp.recorded(), "seed": sp.seed,
                 "prompt_tokens": result.prompt_tokens, "completion_tokens": s.completion_tokens,
                 "latency_s": result.latency_s, "finish_reason": s.finish_reason,
@@ -142,13 +145,13 @@ def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
             have[p.id] = have.get(p.id, 0) + 1
     with sessions.begin() as session:
         batch = session.get_one(Batch, step.batch_id)
-        if not _claim(session, batch, "generate", step.round, "verify", step.round):
+        if not _claim(session, batch, "generate", step.round, "judge", step.round):
             return None
         insert_ignore(session, Generation, rows)
         for pid, reason in errors.items():
             session.execute(update(Prompt).where(Prompt.id == pid)
                             .values(error=reason[:2000], error_round=step.round, flag="error"))
-    return Step("verify", step.batch_id, step.round, strategy.verify_queue)
+    return Step("judge", step.batch_id, step.round, strategy.judge_queue)
 
 
 async def _refused_or(call: Awaitable[ChatResult]) -> ChatResult | LLMResponseError:
@@ -172,8 +175,8 @@ def _with_model(llm_factory: Callable[[], LLM], use: Callable[[LLM], Awaitable[T
     return asyncio.run(run())
 
 
-def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM],
-           owner: str, lease_s: float) -> Step | None:
+def judge(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM],
+          owner: str, lease_s: float) -> Step | None:
     """Judge this round's new samples (by code, or by the model for strategies judged by it),
     then send the next round or curate the batch. Prompts set aside with an error are neither
     asked again nor curated (`factory job retry` sends them again)."""
@@ -185,7 +188,7 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
                                                     .where(Prompt.batch_id == batch.id,
                                                            Prompt.error.is_(None)))}
         unjudged = session.execute(
-            select(Generation.id, Generation.prompt_id, Generation.text, Generation.role,
+            select(Generation.id, Generation.prompt_id, Generation.text, Generation.ask,
                    Generation.round)
             .join(Prompt, Prompt.id == Generation.prompt_id)
             .outerjoin(Verdict, (Verdict.generation_id == Generation.id)
@@ -196,15 +199,15 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
             else {}
         session.expunge_all()
 
-    by_prompt: dict[int, list[tuple[int, Candidate]]] = defaultdict(list)
-    for gen_id, prompt_id, text, role, round_ in unjudged:
-        by_prompt[prompt_id].append((gen_id, Candidate(text=text, role=role, round=round_)))
+    by_prompt: dict[int, list[tuple[int, Sample]]] = defaultdict(list)
+    for gen_id, prompt_id, text, ask, round_ in unjudged:
+        by_prompt[prompt_id].append((gen_id, Sample(text=text, ask=ask, round=round_)))
     work: list[JudgeWork] = [(_spec(prompts[pid]), [c for _, c in gens], before.get(pid, []))
                              for pid, gens in by_prompt.items()]
     with leases.held(sessions, step.batch_id, owner, lease_s):
-        judgements = _judge(strategy, work, llm_factory)
+        found_verdicts = _verdicts(strategy, work, llm_factory)
     verdicts: list[dict[str, Any]] = []
-    for gens, found in zip(by_prompt.values(), judgements, strict=True):
+    for gens, found in zip(by_prompt.values(), found_verdicts, strict=True):
         for (gen_id, _), j in zip(gens, found, strict=True):
             details = {**j.details, CHECK_ERROR: j.error} if j.error is not None else j.details
             verdicts.append({"generation_id": gen_id, "verifier": strategy.verifier,
@@ -220,35 +223,35 @@ def verify(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[]
         more = next_round < MAX_ROUNDS and any(
             strategy.asks(_spec(p), next_round, judged.get(pid, [])) for pid, p in prompts.items())
         if more:
-            if not _claim(session, batch, "verify", step.round, "generate", next_round):
+            if not _claim(session, batch, "judge", step.round, "generate", next_round):
                 return None
             return Step("generate", step.batch_id, next_round, "generate")
-        if not _claim(session, batch, "verify", step.round, "done", step.round):
+        if not _claim(session, batch, "judge", step.round, "done", step.round):
             return None
         _curate(session, strategy, prompts, judged)
         _finish_job_if_complete(session, batch.job_id)
     return None
 
 
-def _judge(strategy: Strategy, work: list[JudgeWork], llm_factory: Callable[[], LLM]
-           ) -> list[list[Judgement]]:
+def _verdicts(strategy: Strategy, work: list[JudgeWork], llm_factory: Callable[[], LLM]
+           ) -> list[list[VerdictSpec]]:
     """Verdicts per prompt; a prompt with a check that errored is judged again, up to
     ``CHECK_ATTEMPTS`` times in all (a later round of a strategy may rely on its verdicts)."""
-    def run(items: list[JudgeWork]) -> list[list[Judgement]]:
+    def run(items: list[JudgeWork]) -> list[list[VerdictSpec]]:
         if strategy.judge_needs_model:
             return _with_model(llm_factory, lambda llm: strategy.judge_with_model(llm, items))
         return [strategy.judge(spec, cands) for spec, cands, _ in items]
 
-    judgements = run(work) if work else []
+    found_verdicts = run(work) if work else []
     for attempt in range(1, CHECK_ATTEMPTS):
-        again = [i for i, found in enumerate(judgements) if any(j.error for j in found)]
+        again = [i for i, found in enumerate(found_verdicts) if any(j.error for j in found)]
         if not again:
             break
         for i, found in zip(again, run([work[i] for i in again]), strict=True):
             for j in found:
                 j.details["check_attempts"] = attempt + 1
-            judgements[i] = found
-    return judgements
+            found_verdicts[i] = found
+    return found_verdicts
 
 
 def _curate(session: Session, strategy: Strategy, prompts: dict[int, Prompt],
@@ -258,8 +261,8 @@ def _curate(session: Session, strategy: Strategy, prompts: dict[int, Prompt],
     for pid, p in prompts.items():
         samples = judged.get(pid, [])
         # a sample whose check errored is neither right nor wrong: never paired or exported
-        cur = strategy.curate(_spec(p), [s for s in samples if s.judgement.error is None])
-        passed = sum(s.judgement.passed for s in samples)
+        cur = strategy.curate(_spec(p), [s for s in samples if s.verdict.error is None])
+        passed = sum(s.verdict.passed for s in samples)
         session.execute(update(Prompt).where(Prompt.id == pid).values(
             samples=len(samples), passed=passed, flag=cur.flag,
             pass_rate=passed / len(samples) if samples else None))
@@ -296,7 +299,7 @@ def run_step(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[
              lease_s: float = LEASE_S) -> Step | None:
     """Run one step; ``llm_factory`` makes a model client, called only when one is needed.
     The step holds the batch's lease while it works, and gives it up if it fails."""
-    stage = generate if step.stage == "generate" else verify
+    stage = generate if step.stage == "generate" else judge
     owner = leases.new_owner()
     try:
         return stage(sessions, step, llm_factory, owner, lease_s)

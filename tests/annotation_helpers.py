@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from factory.annotation import tasks
+from factory.annotation import task_queue
 from factory.annotation.accounts import Role, add_annotator
 from factory.llm import SamplingParams
 from factory.llm.scripted import ScriptedLLM
@@ -38,10 +38,10 @@ def responses_job(sessions: sessionmaker[Session], tmp: Path, count: int = 4,
 def annotation_store(sessions: sessionmaker[Session], tmp: Path, k: int = 1, count: int = 4,
                      temperatures: tuple[float, ...] = (0.3, 0.7, 1.0),
                      people: tuple[str, ...] = ("ann", "bob")) -> tuple[int, dict[str, int]]:
-    """A job with tasks made (k judgments each) and accounts: admin 'root' plus ``people``."""
+    """A job with tasks made (k rankings each) and accounts: admin 'root' plus ``people``."""
     job_id = responses_job(sessions, tmp, count, temperatures)
     with sessions.begin() as s:
-        tasks.create_tasks(s, job_id, k=k)
+        task_queue.create_tasks(s, job_id, k=k)
         ids = {name: add_annotator(s, name, Role.annotator, PASSWORD).id for name in people}
         ids["root"] = add_annotator(s, "root", Role.admin, PASSWORD).id
     return job_id, ids

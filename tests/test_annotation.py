@@ -1,5 +1,5 @@
 """Ranking tasks on SQLite and PostgreSQL: accounts, hand-out, k, skips, undo and edit, the
-pairs and SFT lines judgments become, agreement, and two annotators at once (PostgreSQL)."""
+pairs and SFT lines rankings become, agreement, and two annotators at once (PostgreSQL)."""
 
 import json
 import threading
@@ -7,9 +7,9 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from db.models import AnnotationTask, Annotator, Judgment, PreferencePair, SftExample
+from db.models import AnnotationTask, Annotator, PreferencePair, Ranking, SftExample
 from db.session import sessionmaker_for
-from factory.annotation import tasks
+from factory.annotation import task_queue
 from factory.annotation.accounts import AccountError, Role, add_annotator, authenticate
 from factory.annotation.consensus import Vote, agreement, best, pairs
 from factory.annotation.stats import data_per_strategy, inter_annotator_agreement
@@ -36,13 +36,13 @@ def test_accounts_hash_passwords_and_check_them(sessions) -> None:
 def test_tasks_are_made_once_per_prompt_from_distinct_responses(sessions, tmp_path) -> None:
     job_id = responses_job(sessions, tmp_path, temperatures=(0.3, 0.3, 0.7))
     with sessions.begin() as s:
-        assert tasks.create_tasks(s, job_id, k=2) == (4, 0)
-        assert tasks.create_tasks(s, job_id, k=2) == (0, 0)  # again: nothing new
+        assert task_queue.create_tasks(s, job_id, k=2) == (4, 0)
+        assert task_queue.create_tasks(s, job_id, k=2) == (0, 0)  # again: nothing new
         made = s.scalars(select(AnnotationTask)).all()
     # two asks at 0.3 answer alike: each task holds the two distinct responses
-    assert all(len(t.generation_ids) == 2 and t.judgments_wanted == 2 for t in made)
-    with sessions.begin() as s, pytest.raises(tasks.TaskError, match="no job 99"):
-        tasks.create_tasks(s, 99, k=1)
+    assert all(len(t.generation_ids) == 2 and t.rankings_wanted == 2 for t in made)
+    with sessions.begin() as s, pytest.raises(task_queue.TaskError, match="no job 99"):
+        task_queue.create_tasks(s, 99, k=1)
 
 
 def test_k_distinct_annotators_and_never_the_same_task_twice(store_url, tmp_path) -> None:
@@ -52,49 +52,49 @@ def test_k_distinct_annotators_and_never_the_same_task_twice(store_url, tmp_path
     for name in ("ann", "bob", "cy"):
         while True:
             with sessions.begin() as s:
-                shown = tasks.next_task(s, ids[name])
+                shown = task_queue.next_task(s, ids[name])
                 if shown is None:
                     break
                 order = [g for g, _ in shown.responses]
-                tasks.submit(s, ids[name], shown.task.id, [[g] for g in order])
+                task_queue.submit(s, ids[name], shown.task.id, [[g] for g in order])
                 seen.setdefault(name, []).append(shown.task.id)
     assert seen["ann"] == seen["bob"] == [1, 2] and "cy" not in seen  # k = 2 reached
     with sessions() as s:
         assert set(s.scalars(select(AnnotationTask.status))) == {"done"}
-        counts = s.execute(select(Judgment.task_id, func.count()).group_by(Judgment.task_id))
+        counts = s.execute(select(Ranking.task_id, func.count()).group_by(Ranking.task_id))
         assert dict(counts.all()) == {1: 2, 2: 2}
 
 
 def test_a_skip_does_not_count_and_is_not_offered_again(sessions, tmp_path) -> None:
     _, ids = annotation_store(sessions, tmp_path, k=1, count=1)
     with sessions.begin() as s:
-        first = tasks.next_task(s, ids["ann"])
-        tasks.submit(s, ids["ann"], first.task.id, [], skipped=True)
-        assert tasks.next_task(s, ids["ann"]) is None
-        assert tasks.progress(s, ids["ann"]) == (1, 0)
-        again = tasks.next_task(s, ids["bob"])
+        first = task_queue.next_task(s, ids["ann"])
+        task_queue.submit(s, ids["ann"], first.task.id, [], skipped=True)
+        assert task_queue.next_task(s, ids["ann"]) is None
+        assert task_queue.progress(s, ids["ann"]) == (1, 0)
+        again = task_queue.next_task(s, ids["bob"])
         assert again.task.id == first.task.id and again.task.status == "open"
 
 
 def test_a_stale_claim_returns_the_task_to_the_queue(sessions, tmp_path) -> None:
     _, ids = annotation_store(sessions, tmp_path, k=1, count=1)
     with sessions.begin() as s:
-        assert tasks.next_task(s, ids["ann"]) is not None
-        assert tasks.next_task(s, ids["bob"]) is None  # ann holds it
-        assert tasks.next_task(s, ids["bob"], claim_minutes=0) is not None
+        assert task_queue.next_task(s, ids["ann"]) is not None
+        assert task_queue.next_task(s, ids["bob"]) is None  # ann holds it
+        assert task_queue.next_task(s, ids["bob"], claim_minutes=0) is not None
 
 
 def test_a_lapsed_claim_on_a_task_others_finished_is_dropped(sessions, tmp_path) -> None:
     _, ids = annotation_store(sessions, tmp_path, k=1, count=2)
     with sessions.begin() as s:
-        held = tasks.next_task(s, ids["ann"])
-        other = tasks.next_task(s, ids["bob"], claim_minutes=0)  # ann's claim has lapsed
+        held = task_queue.next_task(s, ids["ann"])
+        other = task_queue.next_task(s, ids["bob"], claim_minutes=0)  # ann's claim has lapsed
         assert other.task.id == held.task.id
-        tasks.submit(s, ids["bob"], other.task.id, [[g] for g, _ in other.responses])
-        with pytest.raises(tasks.TaskError, match="has its 1 judgments already"):
-            tasks.submit(s, ids["ann"], held.task.id, [[g] for g, _ in held.responses])
+        task_queue.submit(s, ids["bob"], other.task.id, [[g] for g, _ in other.responses])
+        with pytest.raises(task_queue.TaskError, match="has its 1 rankings already"):
+            task_queue.submit(s, ids["ann"], held.task.id, [[g] for g, _ in held.responses])
     with sessions.begin() as s:
-        mine = tasks.next_task(s, ids["ann"], claim_minutes=0)
+        mine = task_queue.next_task(s, ids["ann"], claim_minutes=0)
         assert mine.task.id != held.task.id  # the finished task is not shown to ann again
 
 
@@ -103,12 +103,12 @@ def test_positions_are_random_per_annotator_stable_and_stored(sessions, tmp_path
     orders = {}
     with sessions.begin() as s:
         for task in s.scalars(select(AnnotationTask)):
-            orders[task.id] = (tasks.shown_order(task, ids["ann"]),
-                               tasks.shown_order(task, ids["bob"]))
-            assert tasks.shown_order(task, ids["ann"]) == orders[task.id][0]
-        shown = tasks.next_task(s, ids["ann"])
+            orders[task.id] = (task_queue.shown_order(task, ids["ann"]),
+                               task_queue.shown_order(task, ids["bob"]))
+            assert task_queue.shown_order(task, ids["ann"]) == orders[task.id][0]
+        shown = task_queue.next_task(s, ids["ann"])
         assert [g for g, _ in shown.responses] == orders[shown.task.id][0]
-        j = tasks.submit(s, ids["ann"], shown.task.id, [[g] for g, _ in shown.responses])
+        j = task_queue.submit(s, ids["ann"], shown.task.id, [[g] for g, _ in shown.responses])
         assert j.shown_order == orders[shown.task.id][0]
     assert any(a != b for a, b in orders.values())
 
@@ -116,11 +116,11 @@ def test_positions_are_random_per_annotator_stable_and_stored(sessions, tmp_path
 def test_rankings_become_pairs_and_the_best_an_sft_line(sessions, tmp_path) -> None:
     job_id, ids = annotation_store(sessions, tmp_path, k=1, count=1)
     with sessions.begin() as s:
-        shown = tasks.next_task(s, ids["ann"])
+        shown = task_queue.next_task(s, ids["ann"])
         a, b, c = [g for g, _ in shown.responses]
-        with pytest.raises(tasks.TaskError, match="orders each of its responses once"):
-            tasks.submit(s, ids["ann"], shown.task.id, [[a], [b]])
-        tasks.submit(s, ids["ann"], shown.task.id, [[a], [b, c]], comment=" clear winner ")
+        with pytest.raises(task_queue.TaskError, match="orders each of its responses once"):
+            task_queue.submit(s, ids["ann"], shown.task.id, [[a], [b]])
+        task_queue.submit(s, ids["ann"], shown.task.id, [[a], [b, c]], comment=" clear winner ")
     with sessions() as s:
         got = {(p.chosen_generation_id, p.rejected_generation_id)
                for p in s.scalars(select(PreferencePair))}
@@ -135,23 +135,23 @@ def test_rankings_become_pairs_and_the_best_an_sft_line(sessions, tmp_path) -> N
     assert line["prompt"][-1]["role"] == "user" and line["chosen"][0]["role"] == "assistant"
 
 
-def test_undo_and_edit_change_the_data_with_the_judgment(sessions, tmp_path) -> None:
+def test_undo_and_edit_change_the_data_with_the_ranking(sessions, tmp_path) -> None:
     _, ids = annotation_store(sessions, tmp_path, k=1, count=2)
     with sessions.begin() as s:
-        shown = tasks.next_task(s, ids["ann"])
+        shown = task_queue.next_task(s, ids["ann"])
         a, b, c = [g for g, _ in shown.responses]
-        tasks.submit(s, ids["ann"], shown.task.id, [[a], [b], [c]])
-        assert tasks.next_task(s, ids["ann"]).task.id != shown.task.id
+        task_queue.submit(s, ids["ann"], shown.task.id, [[a], [b], [c]])
+        assert task_queue.next_task(s, ids["ann"]).task.id != shown.task.id
     with sessions.begin() as s:
-        assert tasks.undo_last(s, ids["ann"]) == shown.task.id
+        assert task_queue.undo_last(s, ids["ann"]) == shown.task.id
         assert s.scalar(select(func.count()).select_from(PreferencePair)) == 0
-        assert tasks.next_task(s, ids["ann"]).task.id == shown.task.id  # theirs, shown next
-        assert tasks.next_task(s, ids["bob"]).task.id != shown.task.id
-        tasks.submit(s, ids["ann"], shown.task.id, [[c], [b], [a]])
+        assert task_queue.next_task(s, ids["ann"]).task.id == shown.task.id  # theirs, shown next
+        assert task_queue.next_task(s, ids["bob"]).task.id != shown.task.id
+        task_queue.submit(s, ids["ann"], shown.task.id, [[c], [b], [a]])
     with sessions.begin() as s:
-        assert tasks.edit_last(s, ids["ann"]).task.id == shown.task.id
-        tasks.submit(s, ids["ann"], shown.task.id, [[b], [a, c]], all_bad=True)
-        assert s.scalar(select(func.count()).select_from(Judgment)) == 1
+        assert task_queue.edit_last(s, ids["ann"]).task.id == shown.task.id
+        task_queue.submit(s, ids["ann"], shown.task.id, [[b], [a, c]], all_bad=True)
+        assert s.scalar(select(func.count()).select_from(Ranking)) == 1
     with sessions() as s:
         got = {(p.chosen_generation_id, p.rejected_generation_id)
                for p in s.scalars(select(PreferencePair))}
@@ -162,12 +162,12 @@ def test_undo_and_edit_change_the_data_with_the_judgment(sessions, tmp_path) -> 
 
 
 def test_consensus_and_agreement() -> None:
-    ab, ba, tie = Vote(ranking=[[1], [2]]), Vote(ranking=[[2], [1]]), Vote(ranking=[[1, 2]])
+    ab, ba, tie = Vote(tiers=[[1], [2]]), Vote(tiers=[[2], [1]]), Vote(tiers=[[1, 2]])
     assert pairs([ab, ba]) == [] and best([ab, ba]) is None  # one each way: nothing
     [p] = pairs([ab, ab, ba])
     assert (p.chosen, p.rejected, p.wins, p.losses) == (1, 2, 2, 1) and best([ab, ab, ba]) == 1
     assert pairs([tie]) == [] and best([tie]) is None
-    bad = Vote(ranking=[[1], [2]], all_bad=True)
+    bad = Vote(tiers=[[1], [2]], all_bad=True)
     assert best([bad, bad, ab]) is None and best([ab, ab, bad]) == 1
     same = [[(1, [[10], [11], [12]]), (2, [[10], [11], [12]])],
             [(1, [[20], [21]]), (2, [[20], [21]])]]
@@ -183,9 +183,9 @@ def test_agreement_over_the_store(sessions, tmp_path) -> None:
     for name in ("ann", "bob"):
         for _ in range(2):
             with sessions.begin() as s:
-                shown = tasks.next_task(s, ids[name])
+                shown = task_queue.next_task(s, ids[name])
                 ranked = sorted(g for g, _ in shown.responses)
-                tasks.submit(s, ids[name], shown.task.id, [[g] for g in ranked])
+                task_queue.submit(s, ids[name], shown.task.id, [[g] for g in ranked])
     with sessions() as s:
         alpha, shared = inter_annotator_agreement(s)
     assert shared == 2 and alpha == pytest.approx(1.0)
@@ -197,7 +197,7 @@ def test_annotators_at_once_never_take_a_task_past_k(pg_url, tmp_path, k, people
     sessions = sessionmaker_for(pg_url)
     job_id = responses_job(sessions, tmp_path, count=30)
     with sessions.begin() as s:
-        assert tasks.create_tasks(s, job_id, k=k) == (30, 0)
+        assert task_queue.create_tasks(s, job_id, k=k) == (30, 0)
         ids = [add_annotator(s, f"p{i}", Role.annotator, PASSWORD).id for i in range(people)]
     start = threading.Barrier(people)
     judged: dict[int, list[int]] = {i: [] for i in ids}
@@ -206,10 +206,10 @@ def test_annotators_at_once_never_take_a_task_past_k(pg_url, tmp_path, k, people
         start.wait()
         while True:
             with sessions.begin() as s:
-                shown = tasks.next_task(s, annotator_id)
+                shown = task_queue.next_task(s, annotator_id)
                 if shown is None:
                     return
-                tasks.submit(s, annotator_id, shown.task.id,
+                task_queue.submit(s, annotator_id, shown.task.id,
                              [[g] for g, _ in shown.responses])
             judged[annotator_id].append(shown.task.id)
 
@@ -223,7 +223,7 @@ def test_annotators_at_once_never_take_a_task_past_k(pg_url, tmp_path, k, people
     assert sorted(everything) == sorted(list(range(1, 31)) * k)  # each task k times, none lost
     assert sum(bool(done) for done in judged.values()) > 1  # they really worked at once
     with sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Judgment)) == 30 * k
+        assert s.scalar(select(func.count()).select_from(Ranking)) == 30 * k
         assert set(s.scalars(select(AnnotationTask.status))) == {"done"}
 
 
@@ -243,4 +243,4 @@ def test_the_command_line_makes_accounts_and_tasks(sqlite_url, tmp_path) -> None
     status = cli(env, "annotate", "status")
     assert status.returncode == 0 and "respond" in status.stdout
     with sessionmaker_for(sqlite_url)() as s:
-        assert {t.judgments_wanted for t in s.scalars(select(AnnotationTask))} == {2}
+        assert {t.rankings_wanted for t in s.scalars(select(AnnotationTask))} == {2}

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from db.models import Judgment
+from db.models import Ranking
 from tests.annotation_helpers import PASSWORD, annotation_store
 from tests.conftest import use
 from tests.helpers import ROOT
@@ -30,9 +30,9 @@ def logged_in(name: str, password: str = PASSWORD) -> AppTest:
     return at.button[0].click().run()
 
 
-def judgments(sessions) -> list[Judgment]:
+def rankings(sessions) -> list[Ranking]:
     with sessions() as s:
-        return list(s.scalars(select(Judgment).order_by(Judgment.id)))
+        return list(s.scalars(select(Ranking).order_by(Ranking.id)))
 
 
 def shown_ids(at: AppTest) -> list[str]:
@@ -63,28 +63,28 @@ def test_rank_a_pair_tie_skip_and_undo(store, tmp_path) -> None:
     at.button(key="skip").click().run()
     assert "done 3 · left 0" in [c.value for c in at.caption]
     assert [i.value for i in at.info] == ["No task is waiting for you. Thank you!"]
-    first, tie, skip = judgments(store)
-    assert len(first.ranking) == 2 and first.ranking[0] == [first.shown_order[0]]
-    assert len(tie.ranking) == 1 and sorted(tie.ranking[0]) == sorted(tie.shown_order)
-    assert skip.skipped and skip.ranking == []
+    first, tie, skip = rankings(store)
+    assert len(first.tiers) == 2 and first.tiers[0] == [first.shown_order[0]]
+    assert len(tie.tiers) == 1 and sorted(tie.tiers[0]) == sorted(tie.shown_order)
+    assert skip.skipped and skip.tiers == []
     at.button(key="undo").click().run()
-    assert len(judgments(store)) == 2
+    assert len(rankings(store)) == 2
     assert [m.value for m in at.markdown if m.value.startswith("**Task")] == [
         f"**Task {skip.task_id}**"]  # the undone task is back, shown first
     at.button(key="b").click().run()
-    last = judgments(store)[-1]
-    assert last.task_id == skip.task_id and last.ranking[0] == [last.shown_order[1]]
+    last = rankings(store)[-1]
+    assert last.task_id == skip.task_id and last.tiers[0] == [last.shown_order[1]]
 
 
-def test_edit_the_last_judgment_and_leave_a_comment(store, tmp_path) -> None:
+def test_edit_the_last_ranking_and_leave_a_comment(store, tmp_path) -> None:
     annotation_store(store, tmp_path, count=2, temperatures=(0.3, 1.0))
     at = logged_in("ann")
     at.text_input(key="comment-1").input("A is clearer").run()
     at.button(key="a").click().run()
     at.button(key="edit").click().run()
-    assert any("(editing your judgment)" in m.value for m in at.markdown)
+    assert any("(editing your ranking)" in m.value for m in at.markdown)
     at.button(key="bad").click().run()
-    [j] = judgments(store)
+    [j] = rankings(store)
     assert j.task_id == 1 and j.all_bad and j.comment == "A is clearer"
 
 
@@ -96,9 +96,9 @@ def test_more_than_two_responses_are_ranked_as_a_list(store, tmp_path) -> None:
     at.selectbox[1].select(2)
     at.selectbox[2].select(1)
     at.button(key="rank").click().run()
-    [j] = judgments(store)
+    [j] = rankings(store)
     order = j.shown_order
-    assert j.ranking == [[order[2]], [order[0], order[1]]]  # a tie in second place
+    assert j.tiers == [[order[2]], [order[0], order[1]]]  # a tie in second place
 
 
 def test_annotators_cannot_reach_admin_pages(store, tmp_path) -> None:
@@ -126,9 +126,9 @@ def test_admin_sees_progress_agreement_and_data(store, tmp_path) -> None:
     admin.switch_page("views/progress.py").run()
     assert [t.value for t in admin.title] == ["Progress"]
     tasks_table = admin.dataframe[0].value
-    assert tasks_table.iloc[0]["tasks"] == 2 and tasks_table.iloc[0]["judgments"] == 2
+    assert tasks_table.iloc[0]["tasks"] == 2 and tasks_table.iloc[0]["rankings"] == 2
     people = admin.dataframe[1].value.set_index("annotator")
-    assert people.loc["ann", "judgments"] == 1 and people.loc["root", "judgments"] == 0
+    assert people.loc["ann", "rankings"] == 1 and people.loc["root", "rankings"] == 0
     assert admin.metric[0].label == "Krippendorff's alpha (ordinal)"
     assert admin.metric[0].value == "1.000"  # they agree
     admin.switch_page("views/data.py").run()

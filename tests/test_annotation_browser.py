@@ -1,5 +1,5 @@
 """A real browser on the real app: headless Debian Chromium driven by Playwright logs in,
-ranks a pair with the keyboard, and the judgment is in PostgreSQL; a response holding a
+ranks a pair with the keyboard, and the ranking is in PostgreSQL; a response holding a
 <script> shows as text and never runs."""
 
 import os
@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from db.models import Judgment
+from db.models import Ranking
 from db.session import sessionmaker_for
 from tests.annotation_helpers import PASSWORD, annotation_store
 from tests.conftest import FACTORY, env_for, free_port
@@ -70,5 +70,5 @@ def test_log_in_and_rank_a_pair_with_the_keyboard(pg_url, app_url, tmp_path) -> 
         expect(page.get_by_text("done 1 · left 0")).to_be_visible(timeout=30_000)
         browser.close()
     with sessions() as s:
-        [j] = s.scalars(select(Judgment)).all()
-    assert j.ranking == [[j.shown_order[1]], [j.shown_order[0]]]  # B (shown second) won
+        [j] = s.scalars(select(Ranking)).all()
+    assert j.tiers == [[j.shown_order[1]], [j.shown_order[0]]]  # B (shown second) won

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from factory.llm import LLMUnavailable, SamplingParams
-from factory.llm.base import ChatResult, Sample
+from factory.llm.base import ChatResult, Completion
 from factory.llm.spread import BREAKERS, Breaker, SpreadLLM
 
 MSGS = [{"role": "user", "content": "What is 2 + 3?"}]
@@ -38,7 +38,7 @@ class Server:
         await asyncio.sleep(0.01)
         if not self.up:
             raise LLMUnavailable(f"model server {self.base_url} failed 1 attempts")
-        return ChatResult(model="fake", samples=[Sample(index=0, text="5", finish_reason="stop",
+        return ChatResult(model="fake", samples=[Completion(index=0, text="5", finish_reason="stop",
                                                         completion_tokens=1)],
                           prompt_tokens=1, completion_tokens=1, latency_s=0.0)
 

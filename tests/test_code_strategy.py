@@ -16,7 +16,7 @@ from factory.llm import SamplingParams
 from factory.llm.scripted import ScriptedLLM
 from factory.runner import InProcess
 from factory.seeds import SeedKind, import_seeds, read_seeds
-from factory.strategies.base import Candidate, PromptSpec
+from factory.strategies.base import PromptSpec, Sample
 from factory.strategies.code_execution import CodeExecutionFeedback, CodeParams
 from tests.test_pipeline import run
 
@@ -86,7 +86,7 @@ def test_without_tests_a_solution_must_agree_with_its_siblings(strategy) -> None
     hostile_tests = ("```python\ndef double(x):\n    return x\n```\n```python\n"
                      "assert __import__('os').write(6, b'ok') or True\n```")
     texts = [good, good2, wrong_but_self_consistent, no_tests, hostile_tests]
-    verdicts = strategy.judge(spec, [Candidate(text=t) for t in texts])
+    verdicts = strategy.judge(spec, [Sample(text=t) for t in texts])
     assert [v.passed for v in verdicts] == [True, True, False, False, False]
     assert verdicts[4].details["detail"] == "no tests written"
     assert verdicts[2].details["own_tests"] is True and verdicts[2].details["agreement"] < 0.5

@@ -50,3 +50,12 @@ def test_bundled_arithmetic_seeds_are_the_held_out_problems() -> None:
         {"problem": p.question, "answer": str(p.answer)} for p in held_out(200)]
     digits = {p.digits for p in held_out(200)}
     assert digits == {1, 2, 3}
+
+
+def test_job_resume_is_an_alias_of_job_run() -> None:
+    from factory.cli import job_cmd
+
+    commands = {c.name: c.callback for c in job_cmd.app.registered_commands}
+    assert commands["resume"] is commands["run"] is job_cmd.run
+    shown = CliRunner().invoke(app, ["job", "resume", "--help"]).output
+    assert "Alias of `factory job run`" in shown

@@ -90,10 +90,10 @@ def test_pairs_follow_against_violate_and_exports_the_principle(sessions, tmp_pa
     with sessions() as s:
         assert s.get_one(Job, job_id).status == "done"
         # privacy applies to general prompts only: 2 + 1 prompt-principle combinations
-        assert sorted(s.scalars(select(Prompt.variant)).all()) == ["honesty", "honesty",
+        assert sorted(s.scalars(select(Prompt.prompt_key)).all()) == ["honesty", "honesty",
                                                                   "privacy"]
         gens = s.scalars(select(Generation)).all()
-        assert sorted(g.role for g in gens) == ["follow"] * 3 + ["violate"] * 3
+        assert sorted(g.ask for g in gens) == ["follow"] * 3 + ["violate"] * 3
         assert all(g.round == 0 for g in gens)  # nothing failed, nothing revised
         verdicts = s.scalars(select(Verdict)).all()
         assert len(verdicts) == 6 and all(v.passed for v in verdicts)
@@ -122,7 +122,7 @@ def test_failed_side_is_revised_once_and_unpaired_prompts_are_flagged(sessions, 
     run_in_process(sessions, job_id, llm)
     with sessions() as s:
         gens = s.scalars(select(Generation).order_by(Generation.sample_index)).all()
-        assert [(g.role, g.round) for g in gens] == [
+        assert [(g.ask, g.round) for g in gens] == [
             ("follow", 0), ("violate", 0), ("follow", 1), ("violate", 1)]
         passed = dict(s.execute(select(Generation.id, Verdict.passed).join(Verdict)).all())
         assert [passed[g.id] for g in gens] == [False, False, True, False]

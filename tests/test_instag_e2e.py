@@ -98,7 +98,7 @@ def test_tag_select_evolve_on_vllm_redis_and_postgres(vllm_url: str, pg_url: str
     assert len({g.prompt_id for g, _ in evolved}) == picked
     assert {g.round for g, _ in evolved} <= {0, 1}
     for g, v in evolved:
-        assert v.details.get("operation", g.role) == g.role
+        assert v.details.get("operation", g.ask) == g.ask
         if "generation" in v.details:
             assert v.details["generation"] == g.round + 1
         # a failed evolution says why: a rule eliminated it, or the judge's reply did not parse

@@ -9,7 +9,7 @@ import pytest
 from factory.instag.elimination import eliminated_by_tags, eliminated_by_text
 from factory.instag.embeddings import MiniLM
 from factory.instag.ontology import Ontology, OntologySettings, build
-from factory.instag.selection import Candidate, complexity_first, coverage, random_baseline
+from factory.instag.selection import TaggedInstruction, complexity_first, coverage, random_baseline
 from factory.instag.tags import clean_tag
 from tests.helpers import ROOT
 
@@ -136,8 +136,8 @@ def test_similarity_needs_an_embedder() -> None:
         build(RAW, OntologySettings(similarity=0.8))
 
 
-def pool(o: Ontology) -> list[Candidate]:
-    return [Candidate(id=i, tags=frozenset(t)) for i, t in enumerate(o.assigned)]
+def pool(o: Ontology) -> list[TaggedInstruction]:
+    return [TaggedInstruction(id=i, tags=frozenset(t)) for i, t in enumerate(o.assigned)]
 
 
 def test_selection_is_complexity_first_and_every_pick_adds_a_tag(fixture_ontology) -> None:
@@ -168,7 +168,7 @@ def test_selection_larger_than_the_tag_space_starts_a_new_pass(fixture_ontology)
 
 def test_selection_of_nothing_and_of_an_empty_pool() -> None:
     assert complexity_first([], 5) == []
-    assert complexity_first([Candidate(id=1, tags=frozenset({"x"}))], 0) == []
+    assert complexity_first([TaggedInstruction(id=1, tags=frozenset({"x"}))], 0) == []
 
 
 @pytest.mark.parametrize("evolved, rule", [

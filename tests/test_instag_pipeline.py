@@ -136,10 +136,10 @@ def test_ontology_selection_and_evolution_keep_their_lineage(sessions, tmp_path)
     assert len(judged) == 12
     clauses = {"constraints": "within ninety seconds", "deepen": "covering history"}
     for g, v in judged:
-        assert v.details["operation"] == g.role and v.details["generation"] == g.round + 1
-        if g.role == "breadth":
+        assert v.details["operation"] == g.ask and v.details["generation"] == g.round + 1
+        if g.ask == "breadth":
             assert not v.passed and v.details["eliminated"] == "refusal"
-        elif clauses[g.role] in v.details["parent"]:  # the same clause again: no new tag
+        elif clauses[g.ask] in v.details["parent"]:  # the same clause again: no new tag
             assert not v.passed and v.details["eliminated"] == "no_new_tags"
         else:
             assert v.passed and v.details["new_tags"], v.details
@@ -148,7 +148,7 @@ def test_ontology_selection_and_evolution_keep_their_lineage(sessions, tmp_path)
     assert all(v.details["parent_generation_id"] in first_ids for _, v in second)
     parent_text = {g.id: g.text for g, _ in judged}
     assert all(g.text.startswith(parent_text[v.details["parent_generation_id"]].rstrip("."))
-               for g, v in second if g.role != "breadth")
+               for g, v in second if g.ask != "breadth")
 
     with sessions.begin() as s:
         evolved, created = store.evolved_seed_set(s, evolve_id)

@@ -76,10 +76,10 @@ def test_a_second_delivery_leaves_a_leased_step_alone_and_the_sweep_too(
     with sessions.begin() as s:
         assert claim_stranded(s, stale_s=0) == []
     worker.join(30)
-    assert out[0] is not None and out[0].stage == "verify" and slow.calls == 4
+    assert out[0] is not None and out[0].stage == "judge" and slow.calls == 4
     with sessions() as s:
         batch = s.get_one(Batch, step.batch_id)
-        assert (batch.stage, batch.lease_owner, batch.lease_until) == ("verify", None, None)
+        assert (batch.stage, batch.lease_owner, batch.lease_until) == ("judge", None, None)
 
 
 def test_a_step_lost_between_commit_and_send_is_swept_once(sessions, tmp_path: Path) -> None:

@@ -1,13 +1,13 @@
 """Rounds, curation and flags of math rejection sampling, without any store or model."""
 
 from factory.strategies import get_strategy, registry
-from factory.strategies.base import Candidate, JudgedSample, Judgement, PromptSpec
+from factory.strategies.base import JudgedSample, PromptSpec, Sample, VerdictSpec
 from factory.strategies.math_rejection import MathParams, MathRejectionSampling
 
 
 def sample(i: int, passed: bool, text: str | None = None) -> JudgedSample:
     return JudgedSample(generation_id=100 + i, sample_index=i, text=text or f"solution {i}",
-                        judgement=Judgement(passed=passed, score=float(passed)))
+                        verdict=VerdictSpec(passed=passed, score=float(passed)))
 
 
 def strategy(**params) -> MathRejectionSampling:
@@ -51,7 +51,7 @@ def test_a_sample_whose_check_errored_spends_budget_but_fills_no_quota() -> None
     s = strategy(first_round=2, per_round=2, max_samples=6, sft_per_problem=1,
                  pairs_per_problem=1)
     broken = JudgedSample(generation_id=9, sample_index=9, text="w",
-                          judgement=Judgement(passed=False, error="sandbox down"))
+                          verdict=VerdictSpec(passed=False, error="sandbox down"))
     assert s.samples_wanted(1, [sample(0, True), broken]) == 2
     assert s.samples_wanted(1, [sample(0, True), sample(1, False)]) == 0
     assert s.samples_wanted(3, [sample(0, True)] + [broken] * 5) == 0  # N spent
@@ -97,6 +97,6 @@ def test_judge_uses_math_equivalence() -> None:
     s = strategy()
     spec = PromptSpec(template_id="t_v1", messages=[], reference={"answer": "1/2"})
     texts = ["so \\boxed{0.5}", "so \\boxed{2}", "no answer"]
-    verdicts = s.judge(spec, [Candidate(text=t) for t in texts])
+    verdicts = s.judge(spec, [Sample(text=t) for t in texts])
     assert [v.passed for v in verdicts] == [True, False, False]
     assert verdicts[0].details["extracted"]

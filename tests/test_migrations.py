@@ -1,5 +1,7 @@
 """The schema migrates up on SQLite and PostgreSQL, and the migrations match the models."""
 
+import json
+
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
@@ -25,7 +27,7 @@ def test_generation_unique_key_is_named_by_convention(store_url: str) -> None:
         {"name": u["name"], "column_names": u["column_names"]} for u in uniques]
 
 
-def test_upgrade_from_0001_keeps_generations_and_gives_them_an_empty_role(tmp_path) -> None:
+def test_upgrade_from_0001_keeps_generations_and_gives_them_an_empty_ask(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     command.upgrade(alembic_config(url), "0001")
     engine = engine_for(url)
@@ -52,4 +54,83 @@ def test_upgrade_from_0001_keeps_generations_and_gives_them_an_empty_role(tmp_pa
             " '2026-01-01')"))
     command.upgrade(alembic_config(url), "head")
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT text, role FROM generations")).all() == [("kept", "")]
+        assert conn.execute(text("SELECT text, ask FROM generations")).all() == [("kept", "")]
+
+
+OLD_ROWS = [
+    "INSERT INTO seed_sets (id, name, kind, source, content_hash, item_count, created_at)"
+    " VALUES (1, 's', 'prompts', 'f', 'h', 1, '2026-01-01')",
+    "INSERT INTO seed_items (id, seed_set_id, ordinal, line_no, payload)"
+    " VALUES (1, 1, 0, 1, '{}')",
+    "INSERT INTO jobs (id, name, strategy, seed_set_id, params, model, status, created_at,"
+    " updated_at) VALUES (1, 'j', 'constitutional', 1, '{}', 'm', 'done', '2026-01-01',"
+    " '2026-01-01')",
+    "INSERT INTO batches (id, job_id, \"index\", first_ordinal, last_ordinal, stage, round,"
+    " attempts, updated_at) VALUES (1, 1, 0, 0, 0, 'done', 0, 0, '2026-01-01'),"
+    " (2, 1, 1, 1, 1, 'verify', 1, 0, '2026-01-01')",
+    "INSERT INTO prompts (id, job_id, batch_id, seed_item_id, variant, template_id,"
+    " template_version, messages, reference, samples, passed)"
+    " VALUES (1, 1, 1, 1, 'honesty', 't', 'v1', '[]', '{}', 2, 1)",
+    "INSERT INTO generations (id, prompt_id, job_id, sample_index, round, role, text, model,"
+    " sampling, latency_s, created_at) VALUES (1, 1, 1, 0, 0, 'follow', 'a', 'm', '{}', 0.1,"
+    " '2026-01-01'), (2, 1, 1, 1, 0, 'violate', 'b', 'm', '{}', 0.1, '2026-01-01')",
+    "INSERT INTO verdicts (id, generation_id, verifier, verifier_version, passed, status,"
+    " details, created_at) VALUES (1, 1, 'model-judge', 'v1', TRUE, 'passed', '{}',"
+    " '2026-01-01')",
+    "INSERT INTO annotators (id, name, role, password_hash, created_at)"
+    " VALUES (1, 'ann', 'annotator', 'x', '2026-01-01')",
+    "INSERT INTO annotation_tasks (id, job_id, prompt_id, generation_ids, judgments_wanted,"
+    " status, created_at) VALUES (1, 1, 1, '[1, 2]', 3, 'open', '2026-01-01')",
+    "INSERT INTO judgments (id, task_id, annotator_id, shown_order, ranking, all_bad, skipped,"
+    " comment, created_at) VALUES (1, 1, 1, '[2, 1]', '[[1], [2]]', FALSE, FALSE, 'ok',"
+    " '2026-01-01')",
+]
+
+
+def _json(value: object) -> object:
+    """A JSON column read with raw SQL: parsed on PostgreSQL, text on SQLite."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_0007_renames_keep_every_row_and_go_back(store_url: str) -> None:
+    """Judgments become rankings (ranking -> tiers), generations.role ask, prompts.variant
+    prompt_key (its unique key renamed too), the stage verify judge, and back, without losing a
+    row."""
+    command.downgrade(alembic_config(store_url), "0006")
+    engine = engine_for(store_url)
+    with engine.begin() as conn:
+        for sql in OLD_ROWS:
+            conn.execute(text(sql))
+    command.upgrade(alembic_config(store_url), "head")
+    with engine.begin() as conn:
+        [(rid, tiers, comment)] = conn.execute(text("SELECT id, tiers, comment FROM rankings"))
+        assert (rid, _json(tiers), comment) == (1, [[1], [2]], "ok")
+        assert conn.execute(text("SELECT rankings_wanted FROM annotation_tasks")).scalar() == 3
+        assert conn.execute(text("SELECT count(*) FROM verdicts")).scalar() == 1
+        assert conn.execute(text("SELECT id, ask FROM generations ORDER BY id")).all() == [
+            (1, "follow"), (2, "violate")]
+        assert conn.execute(text("SELECT prompt_key, passed FROM prompts")).all() == [
+            ("honesty", 1)]
+        assert conn.execute(text("SELECT count(*) FROM annotation_tasks")).scalar() == 1
+        assert conn.execute(text("SELECT stage FROM batches ORDER BY id")).scalars().all() == [
+            "done", "judge"]
+        # the id sequence goes on after the copied rows
+        conn.execute(text(
+            "INSERT INTO annotators (id, name, role, password_hash, created_at)"
+            " VALUES (2, 'bob', 'annotator', 'x', '2026-01-01')"))
+        conn.execute(text(
+            "INSERT INTO rankings (task_id, annotator_id, shown_order, tiers, all_bad, skipped,"
+            " created_at) VALUES (1, 2, '[1, 2]', '[[2], [1]]', FALSE, FALSE, '2026-01-02')"))
+    assert "judgments" not in inspect(engine).get_table_names()
+    command.check(alembic_config(store_url))
+    command.downgrade(alembic_config(store_url), "0006")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id FROM judgments ORDER BY id")).scalars().all() == [1, 2]
+        assert conn.execute(text("SELECT judgments_wanted FROM annotation_tasks")).scalar() == 3
+        assert conn.execute(text("SELECT role FROM generations ORDER BY id")).scalars().all() == [
+            "follow", "violate"]
+        assert conn.execute(text("SELECT variant FROM prompts")).scalar() == "honesty"
+        assert conn.execute(text("SELECT stage FROM batches ORDER BY id")).scalars().all() == [
+            "done", "verify"]
+        assert conn.execute(text("SELECT count(*) FROM verdicts")).scalar() == 1
+    engine.dispose()

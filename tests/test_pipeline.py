@@ -147,3 +147,14 @@ def test_openai_client_is_used_for_http_urls() -> None:
     from factory.llm import connect
 
     assert isinstance(connect(Settings(llm_base_url="http://x/v1")), OpenAIClient)
+
+
+def test_request_seeds_are_a_contract() -> None:
+    """The values a request seed hashes (prompt key, ask name, round) never change with the
+    names around them, so the same seeds give the same samples across versions."""
+    from factory.llm import request_seed
+
+    messages = [{"role": "user", "content": "What is 2+2?"}]
+    assert request_seed(0, messages, "", 0) == 2052291435
+    assert request_seed(7, messages, "honesty|follow", 1) == 1520571461
+    assert request_seed(0, messages, "judge", 0) == 1021258934

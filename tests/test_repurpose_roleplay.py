@@ -133,7 +133,7 @@ def test_roleplay_from_text_extracts_a_profile_then_talks_with_it(sessions, tmp_
     run_in_process(sessions, job_id, llm)
     with sessions() as s:
         gens = s.scalars(select(Generation).order_by(Generation.id)).all()
-        assert sorted((g.round, g.role) for g in gens) == [(0, "profile")] * 2 + \
+        assert sorted((g.round, g.ask) for g in gens) == [(0, "profile")] * 2 + \
             [(1, "conversation")] * 2
         sft = s.scalars(select(SftExample)).all()
         assert len(sft) == 2 and all(x.meta["character"] == "Alice" for x in sft)
@@ -150,6 +150,6 @@ def test_a_profile_that_does_not_parse_stops_there(sessions, tmp_path) -> None:
     with sessions() as s:
         assert s.get_one(Job, job_id).status == "done"
         gens = s.scalars(select(Generation)).all()
-        assert [g.role for g in gens] == ["profile"]
+        assert [g.ask for g in gens] == ["profile"]
         assert "not a profile" in s.scalars(select(Verdict)).one().details["error"]
         assert s.scalars(select(Prompt.flag)).all() == ["no_conversation"]

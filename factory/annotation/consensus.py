@@ -1,8 +1,8 @@
 """From people's rankings to data: preference pairs (ties dropped), a consensus best response,
 and how much annotators agree (Krippendorff's alpha, ordinal).
 
-A ranking is a list of tiers of response ids, best first; responses in one tier are tied. A
-judgment marked "all bad" gives no best response; its ranking still orders the responses.
+A ranking's tiers (``Tiers``) list response ids, best first; responses in one tier are tied.
+A ranking marked "all bad" gives no best response; its tiers still order the responses.
 """
 
 from __future__ import annotations
@@ -14,32 +14,32 @@ from itertools import combinations
 
 from pydantic import BaseModel
 
-Ranking = list[list[int]]
+Tiers = list[list[int]]
 
 
 class Vote(BaseModel):
-    ranking: Ranking
+    tiers: Tiers
     all_bad: bool = False
 
 
 class Pair(BaseModel):
     chosen: int
     rejected: int
-    wins: int  # judgments preferring chosen
-    losses: int  # judgments preferring rejected
-    votes: int  # judgments in all
+    wins: int  # rankings preferring chosen
+    losses: int  # rankings preferring rejected
+    votes: int  # rankings in all
 
 
-def _tier(ranking: Ranking) -> dict[int, int]:
-    return {r: i for i, tier in enumerate(ranking) for r in tier}
+def _tier(tiers: Tiers) -> dict[int, int]:
+    return {r: i for i, tier in enumerate(tiers) for r in tier}
 
 
 def pairs(votes: Sequence[Vote]) -> list[Pair]:
-    """Every pair of responses that more judgments order one way than the other."""
+    """Every pair of responses that more rankings order one way than the other."""
     better: Counter[tuple[int, int]] = Counter()
     ids: set[int] = set()
     for v in votes:
-        tier = _tier(v.ranking)
+        tier = _tier(v.tiers)
         ids |= tier.keys()
         for a, b in combinations(sorted(tier), 2):
             if tier[a] != tier[b]:
@@ -55,13 +55,13 @@ def pairs(votes: Sequence[Vote]) -> list[Pair]:
 
 
 def best(votes: Sequence[Vote]) -> int | None:
-    """The response with the best mean tier, if it is alone there and most judgments do not
+    """The response with the best mean tier, if it is alone there and most rankings do not
     call every response bad."""
     if not votes or sum(v.all_bad for v in votes) * 2 >= len(votes):
         return None
     ranks: dict[int, list[int]] = {}
     for v in votes:
-        for r, t in _tier(v.ranking).items():
+        for r, t in _tier(v.tiers).items():
             ranks.setdefault(r, []).append(t)
     mean = {r: sum(t) / len(t) for r, t in ranks.items()}
     top = min(mean.values())
@@ -69,9 +69,9 @@ def best(votes: Sequence[Vote]) -> int | None:
     return leaders[0] if len(leaders) == 1 else None
 
 
-def agreement(tasks: Sequence[Sequence[tuple[int, Ranking]]]) -> float | None:
+def agreement(tasks: Sequence[Sequence[tuple[int, Tiers]]]) -> float | None:
     """Krippendorff's alpha (ordinal) over every (task, response) unit: each annotator's value
-    is the response's tier. ``tasks``: per task, (annotator id, ranking) pairs. None when
+    is the response's tier. ``tasks``: per task, (annotator id, tiers) pairs. None when
     there is too little overlap to say."""
     import krippendorff
     import numpy as np

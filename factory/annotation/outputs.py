@@ -1,13 +1,13 @@
-"""A task's judgments as data: preference pairs (better vs worse, ties dropped) and the
+"""A task's rankings as data: preference pairs (better vs worse, ties dropped) and the
 consensus best response as an SFT line, in the tables the export reads. Rebuilt whenever a
-judgment of the task is added, changed or undone, so the data always matches the judgments."""
+ranking of the task is added, changed or undone, so the data always matches the rankings."""
 
 from __future__ import annotations
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from db.models import AnnotationTask, Generation, Judgment, PreferencePair, Prompt, SftExample
+from db.models import AnnotationTask, Generation, PreferencePair, Prompt, Ranking, SftExample
 from factory.annotation.consensus import Vote, best, pairs
 
 
@@ -20,16 +20,17 @@ def rebuild(session: Session, task: AnnotationTask) -> None:
     for table in (PreferencePair, SftExample):
         session.execute(delete(table).where(table.job_id == task.job_id,
                                             table.key.startswith(prefix)))
-    judgments = session.scalars(select(Judgment).where(Judgment.task_id == task.id,
-                                                       Judgment.skipped.is_(False))).all()
-    if not judgments:
+    rankings = session.scalars(select(Ranking).where(Ranking.task_id == task.id,
+                                                     Ranking.skipped.is_(False))).all()
+    if not rankings:
         return
-    votes = [Vote(ranking=j.ranking, all_bad=j.all_bad) for j in judgments]
+    votes = [Vote(tiers=r.tiers, all_bad=r.all_bad) for r in rankings]
     texts = dict(session.execute(select(Generation.id, Generation.text)
                                  .where(Generation.id.in_(task.generation_ids))).all())
     prompt = session.get_one(Prompt, task.prompt_id).messages
-    meta = {"source": "human", "task": task.id, "judgments": len(judgments),
-            "comments": [j.comment for j in judgments if j.comment]}
+    # "judgments": the exported metadata key, kept as it was so exports stay alike
+    meta = {"source": "human", "task": task.id, "judgments": len(rankings),
+            "comments": [r.comment for r in rankings if r.comment]}
     for p in pairs(votes):
         session.add(PreferencePair(
             job_id=task.job_id, key=f"{prefix}{p.chosen}:{p.rejected}", prompt_id=task.prompt_id,

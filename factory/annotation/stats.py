@@ -1,4 +1,4 @@
-"""What the admin pages show: task progress, judgments per annotator, agreement, and the data
+"""What the admin pages show: task progress, rankings per annotator, agreement, and the data
 each strategy has produced."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from db.models import AnnotationTask, Annotator, Job, Judgment, PreferencePair, SftExample
-from factory.annotation.consensus import Ranking, agreement
+from db.models import AnnotationTask, Annotator, Job, PreferencePair, Ranking, SftExample
+from factory.annotation.consensus import Tiers, agreement
 
 
 def task_progress(session: Session) -> list[dict[str, Any]]:
-    judged = (select(Judgment.task_id, func.count().label("n"),
-                     func.sum(case((Judgment.skipped, 1), else_=0)).label("skipped"))
-              .group_by(Judgment.task_id).subquery())
+    judged = (select(Ranking.task_id, func.count().label("n"),
+                     func.sum(case((Ranking.skipped, 1), else_=0)).label("skipped"))
+              .group_by(Ranking.task_id).subquery())
     rows = session.execute(
         select(Job.id, Job.strategy, func.count(AnnotationTask.id),
                func.sum(case((AnnotationTask.status == "done", 1), else_=0)),
@@ -25,30 +25,30 @@ def task_progress(session: Session) -> list[dict[str, Any]]:
         .outerjoin(judged, judged.c.task_id == AnnotationTask.id)
         .group_by(Job.id, Job.strategy).order_by(Job.id))
     return [{"job": j, "strategy": s, "tasks": t, "done": d or 0, "open": t - (d or 0),
-             "judgments": n, "skipped": sk} for j, s, t, d, n, sk in rows]
+             "rankings": n, "skipped": sk} for j, s, t, d, n, sk in rows]
 
 
 def per_annotator(session: Session) -> list[dict[str, Any]]:
     out = []
     for a in session.scalars(select(Annotator).order_by(Annotator.name)):
-        js = session.scalars(select(Judgment).where(Judgment.annotator_id == a.id)).all()
-        out.append({"annotator": a.name, "role": a.role, "judgments": len(js),
+        js = session.scalars(select(Ranking).where(Ranking.annotator_id == a.id)).all()
+        out.append({"annotator": a.name, "role": a.role, "rankings": len(js),
                     "skipped": sum(j.skipped for j in js), "all bad": sum(j.all_bad for j in js),
-                    "with ties": sum(any(len(t) > 1 for t in j.ranking) for j in js)})
+                    "with ties": sum(any(len(t) > 1 for t in j.tiers) for j in js)})
     return out
 
 
 def inter_annotator_agreement(session: Session, job_id: int | None = None
                               ) -> tuple[float | None, int]:
     """Krippendorff's alpha over tasks judged by two or more people, and how many there are."""
-    query = (select(Judgment.task_id, Judgment.annotator_id, Judgment.ranking)
-             .join(AnnotationTask, AnnotationTask.id == Judgment.task_id)
-             .where(Judgment.skipped.is_(False)))
+    query = (select(Ranking.task_id, Ranking.annotator_id, Ranking.tiers)
+             .join(AnnotationTask, AnnotationTask.id == Ranking.task_id)
+             .where(Ranking.skipped.is_(False)))
     if job_id is not None:
         query = query.where(AnnotationTask.job_id == job_id)
-    by_task: dict[int, list[tuple[int, Ranking]]] = defaultdict(list)
-    for task_id, annotator_id, ranking in session.execute(query):
-        by_task[task_id].append((annotator_id, ranking))
+    by_task: dict[int, list[tuple[int, Tiers]]] = defaultdict(list)
+    for task_id, annotator_id, tiers in session.execute(query):
+        by_task[task_id].append((annotator_id, tiers))
     shared = [t for t in by_task.values() if len(t) >= 2]
     return agreement(shared), len(shared)
 

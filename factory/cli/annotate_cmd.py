@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from factory.annotation import stats, tasks
+from factory.annotation import stats, task_queue
 from factory.annotation.accounts import AccountError, Role, add_annotator, set_password
 from factory.cli.common import clean_errors, console, sessions, settings
 
@@ -40,11 +40,11 @@ def passwd(name: str, password: str = PASSWORD) -> None:
 @annotators.command("list")
 def list_() -> None:
     """Accounts and how many tasks each has judged."""
-    table = Table("name", "role", "judgments", "skipped")
+    table = Table("name", "role", "rankings", "skipped")
     with sessions()() as s:
         rows = stats.per_annotator(s)
     for row in rows:
-        table.add_row(row["annotator"], row["role"], str(row["judgments"]), str(row["skipped"]))
+        table.add_row(row["annotator"], row["role"], str(row["rankings"]), str(row["skipped"]))
     console.print(table if rows else "no annotators yet: factory annotators add NAME")
 
 
@@ -52,12 +52,14 @@ def list_() -> None:
 def create(job: int = typer.Option(..., help="a job whose prompts have several samples"),
            k: int | None = typer.Option(None, help="annotators per task [settings]"),
            max_responses: int | None = typer.Option(None, help="responses per task [settings]"),
-           role: str | None = typer.Option(None, help="only samples of this role")) -> None:
+           ask: str | None = typer.Option(
+               None, help="only samples answering this ask (say t0.7, or follow)")) -> None:
     """Make ranking tasks from a job's samples: one per prompt with 2 or more distinct ones."""
     cfg = settings()
-    with clean_errors(tasks.TaskError), sessions().begin() as s:
-        made, left_out = tasks.create_tasks(s, job, k or cfg.annotation_k,
-                                            max_responses or cfg.annotation_max_responses, role)
+    with clean_errors(task_queue.TaskError), sessions().begin() as s:
+        made, left_out = task_queue.create_tasks(s, job, k or cfg.annotation_k,
+                                                 max_responses or cfg.annotation_max_responses,
+                                                 ask)
     console.print(f"{made} tasks made for job {job}; {left_out} prompts have fewer than two "
                   "distinct responses")
 
@@ -65,11 +67,11 @@ def create(job: int = typer.Option(..., help="a job whose prompts have several s
 @app.command("status")
 def status() -> None:
     """Task progress per job and inter-annotator agreement."""
-    table = Table("job", "strategy", "tasks", "done", "open", "judgments", "skipped")
+    table = Table("job", "strategy", "tasks", "done", "open", "rankings", "skipped")
     with sessions()() as s:
         for r in stats.task_progress(s):
             table.add_row(*(str(r[c]) for c in ("job", "strategy", "tasks", "done", "open",
-                                                 "judgments", "skipped")))
+                                                 "rankings", "skipped")))
         alpha, shared = stats.inter_annotator_agreement(s)
     console.print(table)
     shown = "n/a" if alpha is None else f"{alpha:.3f}"

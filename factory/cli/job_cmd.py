@@ -1,4 +1,8 @@
-"""`factory job`: create, run, watch, cancel and resume jobs."""
+"""`factory job`: create, run, watch, cancel and retry jobs.
+
+`factory job run` starts a job or continues it from where it stands, whatever stopped it
+(created, cancelled, failed, interrupted): finished batches are never redone. So there is one
+command; `factory job resume` is its alias, for scripts and habits that say so."""
 
 from __future__ import annotations
 
@@ -146,22 +150,22 @@ WAIT_FOR_WORKERS = typer.Option(False, help="with a broker: send the job even wh
                                  "consumes its queues yet, and wait for one")
 
 
+WAIT = typer.Option(True, help="follow a broker-run job")
+
+
 @app.command("run")
-def run(job_id: int, wait: bool = typer.Option(True, help="follow a broker-run job"),
-        wait_for_workers: bool = WAIT_FOR_WORKERS) -> None:
-    """Run a job: in-process without a broker, else by sending its batches to the workers."""
+def run(job_id: int, wait: bool = WAIT, wait_for_workers: bool = WAIT_FOR_WORKERS) -> None:
+    """Run a job, or continue a cancelled, failed or interrupted one (finished batches are not
+    redone): in-process without a broker, else by sending its batches to the workers."""
     _report(drive(job_id, wait, wait_for_workers), job_id)
 
 
-@app.command("resume")
-def resume(job_id: int, wait: bool = typer.Option(True),
-           wait_for_workers: bool = WAIT_FOR_WORKERS) -> None:
-    """Continue a cancelled, failed or interrupted job; finished batches are not redone."""
-    _report(drive(job_id, wait, wait_for_workers), job_id)
+app.command("resume", help="Alias of `factory job run` (which also continues a stopped job).")(
+    run)
 
 
 @app.command("retry")
-def retry(job_id: int, wait: bool = typer.Option(True),
+def retry(job_id: int, wait: bool = WAIT,
           wait_for_workers: bool = WAIT_FOR_WORKERS) -> None:
     """Send the job's errored prompts again (after fixing what made the server refuse them);
     the other prompts' samples are kept and not asked again."""

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from pydantic import BaseModel
 
 
-class Candidate(BaseModel):
+class TaggedInstruction(BaseModel):
+    """An instruction in the pool to select from: its InstructionTags id and normalised tags."""
+
     id: int
     tags: frozenset[str]
 
@@ -41,13 +43,13 @@ class Baseline(BaseModel):
     high: float
 
 
-def complexity_first(pool: Sequence[Candidate], n: int) -> list[Candidate]:
-    """Up to ``n`` candidates, complex first, each adding a tag the selection lacks."""
+def complexity_first(pool: Sequence[TaggedInstruction], n: int) -> list[TaggedInstruction]:
+    """Up to ``n`` instructions, complex first, each adding a tag the selection lacks."""
     remaining = sorted(pool, key=lambda c: (-c.complexity, c.id))
-    chosen: list[Candidate] = []
+    chosen: list[TaggedInstruction] = []
     covered: set[str] = set()
     while remaining and len(chosen) < n:
-        kept: list[Candidate] = []
+        kept: list[TaggedInstruction] = []
         for c in remaining:
             if len(chosen) < n and not c.tags <= covered:
                 chosen.append(c)
@@ -55,7 +57,7 @@ def complexity_first(pool: Sequence[Candidate], n: int) -> list[Candidate]:
             else:
                 kept.append(c)
         if len(kept) == len(remaining):  # nothing new anywhere: start a new pass
-            if not covered:  # only untagged candidates are left
+            if not covered:  # only untagged instructions are left
                 chosen.extend(kept[:n - len(chosen)])
                 break
             covered = set()
@@ -63,12 +65,12 @@ def complexity_first(pool: Sequence[Candidate], n: int) -> list[Candidate]:
     return chosen
 
 
-def coverage(selected: Sequence[Candidate], all_tags: set[str]) -> Coverage:
+def coverage(selected: Sequence[TaggedInstruction], all_tags: set[str]) -> Coverage:
     covered = set().union(*(c.tags for c in selected)) & all_tags if selected else set()
     return Coverage(selected=len(selected), tags_covered=len(covered), tags_total=len(all_tags))
 
 
-def random_baseline(pool: Sequence[Candidate], n: int, all_tags: set[str], draws: int = 20,
+def random_baseline(pool: Sequence[TaggedInstruction], n: int, all_tags: set[str], draws: int = 20,
                     seed: int = 0) -> Baseline:
     """Tag coverage of ``draws`` uniform samples of the same size, for comparison."""
     rng = random.Random(seed)

@@ -31,8 +31,8 @@ from factory.instag import ontology as onto
 from factory.instag.embeddings import Embedder
 from factory.instag.selection import (
     Baseline,
-    Candidate,
     Coverage,
+    TaggedInstruction,
     complexity_first,
     coverage,
     random_baseline,
@@ -134,7 +134,7 @@ def select_instructions(session: Session, ontology_id: int, n: int,
                            .join(SeedItem, SeedItem.id == InstructionTags.seed_item_id)
                            .where(InstructionTags.ontology_id == ontology_id)
                            .order_by(InstructionTags.id)).all()
-    pool = [Candidate(id=it.id, tags=frozenset(it.tags)) for it, _ in rows]
+    pool = [TaggedInstruction(id=it.id, tags=frozenset(it.tags)) for it, _ in rows]
     by_id = {it.id: (it, payload) for it, payload in rows}
     all_tags = {t.tag for t in ontology_tags(session, ontology_id)}
     chosen = complexity_first(pool, n)

@@ -3,16 +3,16 @@
 from factory.llm.base import (
     LLM,
     ChatResult,
+    Completion,
     LLMError,
     LLMResponseError,
     LLMUnavailable,
-    Sample,
     SamplingParams,
     request_seed,
 )
 from factory.llm.connect import connect
 
 __all__ = [
-    "LLM", "ChatResult", "LLMError", "LLMResponseError", "LLMUnavailable", "Sample",
+    "LLM", "ChatResult", "LLMError", "LLMResponseError", "LLMUnavailable", "Completion",
     "SamplingParams", "connect", "request_seed",
 ]

@@ -25,7 +25,9 @@ class SamplingParams(BaseModel):
         return self.model_dump(exclude={"n", "seed"}, exclude_none=True)
 
 
-class Sample(BaseModel):
+class Completion(BaseModel):
+    """One of the ``n`` samples a chat request returns, as the server sent it."""
+
     index: int
     text: str
     finish_reason: str | None
@@ -34,7 +36,7 @@ class Sample(BaseModel):
 
 class ChatResult(BaseModel):
     model: str
-    samples: list[Sample]
+    samples: list[Completion]
     prompt_tokens: int | None
     completion_tokens: int | None
     latency_s: float
@@ -60,8 +62,10 @@ class LLM(Protocol):
     async def aclose(self) -> None: ...
 
 
-def request_seed(base: int, messages: list[dict[str, str]], variant: str, round: int) -> int:
+def request_seed(base: int, messages: list[dict[str, str]], key: str, round: int) -> int:
     """A per-request seed from the prompt's content, so any re-run, in any store, asks for the
-    same samples."""
-    key = json.dumps([base, messages, variant, round], sort_keys=True).encode()
-    return int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "big") & 0x7FFFFFFF
+    same samples. ``key`` tells apart requests with the same messages (the stages pass the
+    prompt's key and the ask's name, the judge "judge"); ``round``: the batch's sampling round.
+    The values hashed are a stored contract: renaming what feeds them must not change them."""
+    blob = json.dumps([base, messages, key, round], sort_keys=True).encode()
+    return int.from_bytes(hashlib.blake2b(blob, digest_size=4).digest(), "big") & 0x7FFFFFFF

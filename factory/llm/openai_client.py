@@ -14,7 +14,13 @@ from typing import Any
 
 import httpx
 
-from factory.llm.base import ChatResult, LLMResponseError, LLMUnavailable, Sample, SamplingParams
+from factory.llm.base import (
+    ChatResult,
+    Completion,
+    LLMResponseError,
+    LLMUnavailable,
+    SamplingParams,
+)
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 # Wrong key, model or URL: no prompt can succeed, so the step fails (with the reason) rather
@@ -105,8 +111,9 @@ def _parse(data: dict[str, Any], n: int, model: str, latency: float) -> ChatResu
             if not isinstance(text, str):
                 raise TypeError(f"choice {c['index']} content is {type(text).__name__}")
             ids = c.get("token_ids")
-            samples.append(Sample(index=c["index"], text=text, finish_reason=c.get("finish_reason"),
-                                  completion_tokens=len(ids) if isinstance(ids, list) else None))
+            samples.append(Completion(
+                index=c["index"], text=text, finish_reason=c.get("finish_reason"),
+                completion_tokens=len(ids) if isinstance(ids, list) else None))
         usage = data.get("usage") or {}
     except (KeyError, TypeError) as exc:
         raise LLMResponseError(f"malformed completion response: {exc!r}") from exc

@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Callable
 
-from factory.llm.base import ChatResult, LLMResponseError, Sample, SamplingParams
+from factory.llm.base import ChatResult, Completion, LLMResponseError, SamplingParams
 
 Responder = Callable[[list[dict[str, str]], SamplingParams, int], str]
 
@@ -75,8 +75,8 @@ class ScriptedLLM:
                 f"scripted://{self.model} refused the request: HTTP 400: This model's maximum "
                 f"context length is {self.context_words} tokens; the messages have {words}")
         texts = [self.responder(messages, params, i) for i in range(params.n)]
-        samples = [Sample(index=i, text=t, finish_reason="stop", completion_tokens=len(t.split()))
-                   for i, t in enumerate(texts)]
+        samples = [Completion(index=i, text=t, finish_reason="stop",
+                              completion_tokens=len(t.split())) for i, t in enumerate(texts)]
         prompt_tokens = sum(len(m["content"].split()) for m in messages)
         return ChatResult(model=self.model, samples=samples, prompt_tokens=prompt_tokens,
                           completion_tokens=sum(s.completion_tokens or 0 for s in samples),

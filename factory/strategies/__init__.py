@@ -1,5 +1,7 @@
 """Strategies, discovered by module: every Strategy subclass defined in this package (or
-registered under the ``factory.strategies`` entry point group) is available by its name."""
+registered under the ``factory.strategies`` entry point group) that sets ``name`` is available
+by it. Shared bases (pass_fail.PassFailStrategy, model_judge.ModelJudged) set no name, so they
+are never taken for a strategy."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The one central abstraction: a strategy.
 
 A strategy declares the seed kind it reads, renders seeds into versioned prompts, says what each
-prompt asks of the model per round (how many samples, in which role), judges samples with a
+prompt asks of the model per round (how many samples, under which ask name), judges samples with a
 verifier (code, or the model itself), and curates judged samples into SFT examples and
 preference pairs. It knows nothing of Celery or SQL: the job machinery
 (factory.jobs, factory.stages) feeds it plain pydantic objects and stores what it returns.
@@ -33,16 +33,20 @@ class StrategyParams(BaseModel):
 
 
 class PromptSpec(BaseModel):
-    variant: str = ""
+    """A prompt a seed item becomes. ``prompt_key`` tells apart the prompts one seed item
+    becomes (constitutional: the principle's id); it is part of every request seed."""
+
+    prompt_key: str = ""
     template_id: str
     messages: list[dict[str, str]]
     reference: dict[str, Any] = Field(default_factory=dict)
 
 
-class Judgement(BaseModel):
-    """A verdict on one sample. ``error``: the check itself failed (a sandbox or helper crash,
-    a deadline, a reference that does not parse), which says nothing of the sample, so it is
-    retried and never paired or exported. ``pending``: nobody has judged it yet (people will)."""
+class VerdictSpec(BaseModel):
+    """A verdict on one sample, stored as a :class:`db.models.Verdict` row. ``error``: the
+    check itself failed (a sandbox or helper crash, a deadline, a reference that does not
+    parse), which says nothing of the sample, so it is retried and never paired or exported.
+    ``pending``: nobody has judged it yet (people will)."""
 
     passed: bool
     score: float | None = None
@@ -61,32 +65,36 @@ class Judgement(BaseModel):
 
 class Ask(BaseModel):
     """One request a prompt needs in a round: ``n`` samples of ``messages`` (the prompt's own
-    when None), stored with ``role`` so later rounds and curation can tell requests apart."""
+    when None). Its ``name`` is stored with each sample (``Generation.ask``, ``Sample.ask``) so
+    later rounds and curation can tell a prompt's asks apart."""
 
     n: int = Field(ge=1)
-    role: str = ""
+    name: str = ""
     messages: list[dict[str, str]] | None = None
     json_schema: dict[str, Any] | None = None
     max_tokens: int | None = None
     temperature: float | None = Field(None, ge=0, description="the job's when None")
 
 
-class Candidate(BaseModel):
-    """A sample as the judge sees it."""
+class Sample(BaseModel):
+    """A sample as the judge sees it: its text, the ask it answers and the round it was drawn
+    in (the model layer's raw reply is :class:`factory.llm.Completion`)."""
 
     text: str
-    role: str = ""
+    ask: str = ""
     round: int = 0
 
 
-class JudgedSample(Candidate):
+class JudgedSample(Sample):
+    """A sample with its stored verdict."""
+
     generation_id: int
     sample_index: int
-    judgement: Judgement
+    verdict: VerdictSpec
 
 
 # A prompt, its samples to judge, and its samples judged before (earlier rounds).
-JudgeWork = tuple["PromptSpec", list[Candidate], list[JudgedSample]]
+JudgeWork = tuple["PromptSpec", list[Sample], list[JudgedSample]]
 
 
 class SeedRejected(ValueError):
@@ -124,7 +132,9 @@ class Strategy(ABC):
     Params: ClassVar[type[StrategyParams]] = StrategyParams
     verifier: ClassVar[str]
     verifier_version: ClassVar[str]
-    verify_queue: ClassVar[str] = "verify"
+    # the Celery queue the judge stage runs on: "verify" (checks in Python), "sandbox" (code
+    # in containers) or "generate" (the model judges)
+    judge_queue: ClassVar[str] = "verify"
     judge_needs_model: ClassVar[bool] = False
 
     def __init__(self, params: StrategyParams) -> None:
@@ -138,8 +148,10 @@ class Strategy(ABC):
                               json_schema=ask.json_schema)
 
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
-        """The requests a prompt needs in ``round``; none means it is done. Strategies that ask
-        one thing override :meth:`samples_wanted`; those with several roles override this."""
+        """The requests a prompt needs in ``round`` (the batch's sampling round: 0, 1, ...);
+        none means it is done. Strategies that ask one thing override :meth:`samples_wanted`;
+        those with several asks override this. A strategy may name what its rounds are for
+        (constitutional: DRAFT_ROUND, REVISION_ROUND; evolve: one evolution step a round)."""
         want = self.samples_wanted(round, judged)
         return [Ask(n=want)] if want > 0 else []
 
@@ -148,11 +160,11 @@ class Strategy(ABC):
         raise NotImplementedError(f"{type(self).__name__} overrides neither asks nor "
                                   "samples_wanted")
 
-    def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[VerdictSpec]:
         """Verdicts for samples of one prompt, in order (strategies judged by code)."""
         raise NotImplementedError(f"{type(self).__name__} has no judge")
 
-    async def judge_with_model(self, llm: LLM, work: list[JudgeWork]) -> list[list[Judgement]]:
+    async def judge_with_model(self, llm: LLM, work: list[JudgeWork]) -> list[list[VerdictSpec]]:
         """Verdicts for many prompts at once (strategies judged by a model, see
         :mod:`factory.strategies.model_judge`)."""
         raise NotImplementedError(f"{type(self).__name__} is not judged by a model")

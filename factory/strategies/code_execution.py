@@ -17,8 +17,8 @@ from pydantic import Field
 from factory.code_checks import Case, judge_cases
 from factory.prompts import render
 from factory.seeds import SeedKind
-from factory.strategies.base import Candidate, Judgement, PromptSpec
-from factory.strategies.selection import PassFailParams, PassFailStrategy
+from factory.strategies.base import PromptSpec, Sample, VerdictSpec
+from factory.strategies.pass_fail import PassFailParams, PassFailStrategy
 from verifiers import code_harness, sandbox
 
 _BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
@@ -73,7 +73,7 @@ class CodeExecutionFeedback(PassFailStrategy):
     Params = CodeParams
     verifier = sandbox.NAME
     verifier_version = sandbox.VERSION
-    verify_queue = "sandbox"
+    judge_queue = "sandbox"
     params: CodeParams
 
     def build_prompts(self, seed: dict[str, Any]) -> list[PromptSpec]:
@@ -98,20 +98,20 @@ class CodeExecutionFeedback(PassFailStrategy):
         return judge_cases([Case(solution, test, entry_point, context, restricted)
                             for solution, test in cases], self.params.timeout_s)
 
-    def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[VerdictSpec]:
         texts = [s.text for s in samples]
         ref = prompt.reference
         entry = ref["entry_point"]
         solutions = [solution_source(ref["prompt"], entry, t) for t in texts]
         if ref.get("test"):
             runs = self.run_suites([(s, ref["test"]) for s in solutions], entry, ref["prompt"])
-            return [Judgement(passed=ok, score=float(ok), details=d,
+            return [VerdictSpec(passed=ok, score=float(ok), details=d,
                               error=(d.get("detail") or "sandbox error")
                               if d.get("status") == "error" else None) for ok, d in runs]
         return self._judge_by_agreement(solutions, texts, entry)
 
     def _judge_by_agreement(self, solutions: list[str], texts: list[str], entry: str
-                            ) -> list[Judgement]:
+                            ) -> list[VerdictSpec]:
         tests = [model_tests(t, entry) for t in texts]
         suites = [j for j, t in enumerate(tests) if t]
         cases = [(i, j) for i in range(len(solutions)) if tests[i] for j in suites]
@@ -121,12 +121,12 @@ class CodeExecutionFeedback(PassFailStrategy):
         out = []
         for i in range(len(solutions)):
             if tests[i] is None:
-                out.append(Judgement(passed=False, score=0.0,
+                out.append(VerdictSpec(passed=False, score=0.0,
                                      details={"status": "failed", "detail": "no tests written"}))
                 continue
             agree = sum(held[i, j] for j in suites) / len(suites)
             ok = held[i, i] and agree >= 0.5
-            out.append(Judgement(passed=ok, score=agree,
+            out.append(VerdictSpec(passed=ok, score=agree,
                                  details={"status": "ok" if ok else "failed",
                                           "own_tests": held[i, i], "agreement": agree,
                                           "suites": len(suites)}))

@@ -19,17 +19,19 @@ from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
     Ask,
-    Candidate,
     Curation,
     JudgedSample,
-    Judgement,
     PromptSpec,
+    Sample,
     SeedRejected,
+    VerdictSpec,
 )
 from factory.strategies.curation import distinct, pair_line, sft_line, spread_pairs
 from factory.strategies.model_judge import JudgeParams, ModelJudged
 
 SIDES = ("follow", "violate")
+# the batch's sampling rounds, as this strategy uses them: both sides drafted, then revised
+DRAFT_ROUND, REVISION_ROUND = 0, 1
 TEMPLATES = {"follow": "constitutional/follow_v1", "violate": "constitutional/violate_v1",
              "critique": "constitutional/critique_v1", "revise": "constitutional/revise_v1"}
 
@@ -71,7 +73,7 @@ class ConstitutionalFeedback(ModelJudged):
     name = "constitutional"
     seed_kind = SeedKind.prompts
     Params = ConstitutionalParams
-    Verdict = Critique
+    Reply = Critique
     params: ConstitutionalParams
 
     def build_prompts(self, seed: dict[str, Any]) -> list[PromptSpec]:
@@ -81,7 +83,7 @@ class ConstitutionalFeedback(ModelJudged):
             raise SeedRejected(f"prompt category {category!r} is not one the constitution "
                                f"declares ({', '.join(known)})")
         user = [{"role": "user", "content": seed["prompt"]}]
-        return [PromptSpec(variant=p.id, template_id=TEMPLATES["follow"], messages=user,
+        return [PromptSpec(prompt_key=p.id, template_id=TEMPLATES["follow"], messages=user,
                            reference={"principle": p.model_dump(exclude_none=True),
                                       "category": category, "templates": TEMPLATES})
                 for p in self.params.principles if p.applies_to(category)]
@@ -91,50 +93,52 @@ class ConstitutionalFeedback(ModelJudged):
         return [{"role": "system", "content": system}, *prompt.messages]
 
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
-        if round == 0:
-            return [Ask(n=self.params.samples_per_side, role=side,
+        if round == DRAFT_ROUND:
+            return [Ask(n=self.params.samples_per_side, name=side,
                         messages=self._side(prompt, side)) for side in SIDES]
-        if round > 1 or not self.params.revise:
+        if round != REVISION_ROUND or not self.params.revise:
             return []
         out = []
         for side in SIDES:
-            mine = [s for s in judged if s.role == side]
-            if not mine or any(s.judgement.passed for s in mine):
+            mine = [s for s in judged if s.ask == side]
+            if not mine or any(s.verdict.passed for s in mine):
                 continue
             failed = mine[0]
-            reason = failed.judgement.details.get("reason") or "the critique could not be read"
-            revise = render(TEMPLATES["revise"], role=side, reason=reason)
-            out.append(Ask(n=1, role=side, messages=[
+            reason = failed.verdict.details.get("reason") or "the critique could not be read"
+            revise = render(TEMPLATES["revise"], side=side, reason=reason)
+            out.append(Ask(n=1, name=side, messages=[
                 *self._side(prompt, side), {"role": "assistant", "content": failed.text},
                 {"role": "user", "content": revise}]))
         return out
 
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
+    def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
                        ) -> list[dict[str, str]]:
         content = render(TEMPLATES["critique"], principle=prompt.reference["principle"],
                          request=prompt.messages[-1]["content"], response=sample.text)
         return [{"role": "user", "content": content}]
 
-    def verdict(self, prompt: PromptSpec, sample: Candidate, reply: Any,
-                before: list[JudgedSample]) -> Judgement:
-        ok = (reply.verdict == "follows") == (sample.role == "follow")
-        return Judgement(passed=ok, score=float(ok),
-                         details={**reply.model_dump(), "side": sample.role,
-                                  "revised": sample.round > 0})
+    def verdict(self, prompt: PromptSpec, sample: Sample, reply: Any,
+                before: list[JudgedSample]) -> VerdictSpec:
+        ok = (reply.verdict == "follows") == (sample.ask == "follow")
+        return VerdictSpec(passed=ok, score=float(ok),
+                         details={**reply.model_dump(), "side": sample.ask,
+                                  "revised": sample.round == REVISION_ROUND})
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
-        kept = {side: distinct([s for s in judged if s.role == side and s.judgement.passed])
+        kept = {side: distinct([s for s in judged if s.ask == side and s.verdict.passed])
                 for side in SIDES}
         base = {"principle": prompt.reference["principle"]["id"],
                 "category": prompt.reference.get("category")}
 
         def meta(s: JudgedSample) -> dict[str, Any]:
-            return {"revised": s.round > 0, "critique": s.judgement.details.get("reason")}
+            return {"revised": s.round == REVISION_ROUND,
+                    "critique": s.verdict.details.get("reason")}
 
         sft = [sft_line(prompt.messages, s, {**base, **meta(s)})
                for s in kept["follow"][:self.params.sft_per_prompt]]
         pairs = [pair_line(prompt.messages, c, r,
-                           {**base, "chosen_revised": c.round > 0, "rejected_revised": r.round > 0})
+                           {**base, "chosen_revised": c.round == REVISION_ROUND,
+                            "rejected_revised": r.round == REVISION_ROUND})
                  for c, r in spread_pairs(kept["follow"], kept["violate"],
                                           self.params.pairs_per_prompt)]
         flag = None if kept["follow"] and kept["violate"] else "no_pair"

@@ -24,7 +24,7 @@ def sft_line(prompt: list[dict[str, str]], s: JudgedSample, meta: dict[str, Any]
     """A sample as an SFT example: the prompt's messages, then the sample as the answer."""
     return SftSpec(key=f"sft:{s.generation_id}", generation_id=s.generation_id,
                    messages=[*prompt, {"role": "assistant", "content": s.text}],
-                   score=s.judgement.score, meta=meta)
+                   score=s.verdict.score, meta=meta)
 
 
 def pair_line(prompt: list[dict[str, str]], chosen: JudgedSample, rejected: JudgedSample,
@@ -34,7 +34,7 @@ def pair_line(prompt: list[dict[str, str]], chosen: JudgedSample, rejected: Judg
                     rejected_generation_id=rejected.generation_id, prompt=prompt,
                     chosen=[{"role": "assistant", "content": chosen.text}],
                     rejected=[{"role": "assistant", "content": rejected.text}],
-                    score=(chosen.judgement.score or 0) - (rejected.judgement.score or 0),
+                    score=(chosen.verdict.score or 0) - (rejected.verdict.score or 0),
                     meta=meta)
 
 
@@ -47,7 +47,7 @@ def spread_pairs(chosen: list[JudgedSample], rejected: list[JudgedSample], m: in
     return [(chosen[i], rejected[j]) for i, j in grid[:m]]
 
 
-def best_passing(samples: list[JudgedSample], role: str | None = None) -> list[JudgedSample]:
-    """Distinct passing samples (of ``role``, if given), highest score first."""
-    kept = [s for s in samples if s.judgement.passed and (role is None or s.role == role)]
-    return sorted(distinct(kept), key=lambda s: -(s.judgement.score or 0))
+def best_passing(samples: list[JudgedSample], ask: str | None = None) -> list[JudgedSample]:
+    """Distinct passing samples (answering ``ask``, if given), highest score first."""
+    kept = [s for s in samples if s.verdict.passed and (ask is None or s.ask == ask)]
+    return sorted(distinct(kept), key=lambda s: -(s.verdict.score or 0))

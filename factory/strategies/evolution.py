@@ -2,12 +2,15 @@
 rewrite selected instructions in depth (add constraints, deepen, concretise, add reasoning steps,
 complicate the input) or in breadth (a new instruction in the same domain).
 
-Generation g+1 evolves the first surviving evolution of generation g, so every evolved
-instruction has one parent: the seed instruction, or an earlier generation's sample. Each
-evolution is judged in two steps: text rules first (:mod:`factory.instag.elimination`), then the
-model tags it (the InsTag schema) and it must gain a tag its parent lacks. The verdict records
-the parent, the generation number and the tags; ``factory instag evolved`` turns the survivors
-into a seed set that any strategy (or the annotation app) takes.
+One batch round is one evolution step: step s (the batch's round s) rewrites the first
+survivor of step s-1, so generation g+1 evolves the first surviving evolution of generation g (a
+generation counts from the original instruction, across jobs; a step counts within this job).
+Every evolved instruction has one parent: the seed instruction, or an earlier generation's
+sample. Each evolution is judged in two passes: text rules first
+(:mod:`factory.instag.elimination`), then the model tags it (the InsTag schema) and it must gain
+a tag its parent lacks. The verdict records the parent, the generation number and the tags;
+``factory instag evolved`` turns the survivors into a seed set that any strategy (or the
+annotation app) takes.
 """
 
 from __future__ import annotations
@@ -23,12 +26,12 @@ from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
     Ask,
-    Candidate,
     Curation,
     JudgedSample,
-    Judgement,
     PromptSpec,
+    Sample,
     SeedRejected,
+    VerdictSpec,
 )
 from factory.strategies.model_judge import JudgeParams, ModelJudged
 
@@ -62,7 +65,7 @@ class Evolution(ModelJudged):
     name = "evolve"
     seed_kind = SeedKind.prompts
     Params = EvolutionParams
-    Verdict = TagReply
+    Reply = TagReply
     params: EvolutionParams
 
     def build_prompts(self, seed: dict[str, Any]) -> list[PromptSpec]:
@@ -79,51 +82,55 @@ class Evolution(ModelJudged):
                                       "category": seed.get("category"),
                                       "generation": seed.get("generation", 0)})]
 
-    def parent(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]
+    def parent(self, prompt: PromptSpec, evolution_step: int, judged: list[JudgedSample]
                ) -> Parent | None:
-        """What round ``round`` evolves: the seed, then each round's first survivor."""
+        """What ``evolution_step`` evolves: the seed, then each step's first survivor."""
         ref = prompt.reference
-        if round == 0:
+        if evolution_step == 0:
             return Parent(text=ref["instruction"], tags=ref["tags"], generation=ref["generation"])
-        survivors = sorted((s for s in judged if s.round == round - 1 and s.judgement.passed),
+        survivors = sorted((s for s in judged
+                            if s.round == evolution_step - 1 and s.verdict.passed),
                            key=lambda s: s.sample_index)
         if not survivors:
             return None
         s = survivors[0]
-        return Parent(text=s.text.strip(), tags=s.judgement.details["normalised_tags"],
-                      generation=s.judgement.details["generation"], generation_id=s.generation_id)
+        return Parent(text=s.text.strip(), tags=s.verdict.details["normalised_tags"],
+                      generation=s.verdict.details["generation"], generation_id=s.generation_id)
 
-    def operations(self, prompt: PromptSpec, round: int) -> list[Operation]:
-        """The operations tried in ``round``: a fixed draw per instruction and round."""
+    def operations(self, prompt: PromptSpec, evolution_step: int) -> list[Operation]:
+        """The operations tried in ``evolution_step``: a fixed draw per instruction and step."""
         ops = self.params.operations
-        rng = random.Random(f"{self.params.seed}:{round}:{prompt.reference['instruction']}")
+        rng = random.Random(
+            f"{self.params.seed}:{evolution_step}:{prompt.reference['instruction']}")
         return rng.sample(ops, min(self.params.per_generation, len(ops)))
 
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
-        parent = self.parent(prompt, round, judged) if round < self.params.generations else None
+        step = round  # one evolution step per batch round
+        parent = self.parent(prompt, step, judged) if step < self.params.generations else None
         if parent is None:
             return []
-        return [Ask(n=1, role=op, messages=[{"role": "user", "content": self.rewrite(op, parent)}])
-                for op in self.operations(prompt, round)]
+        return [Ask(n=1, name=op, messages=[{"role": "user", "content": self.rewrite(op, parent)}])
+                for op in self.operations(prompt, step)]
 
     def rewrite(self, operation: Operation, parent: Parent) -> str:
         p = self.params
         template = p.breadth_template if operation == "breadth" else p.depth_template
         return render(template, operation=operation, instruction=parent.text)
 
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
-                       ) -> list[dict[str, str]] | Judgement:
+    def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
+                       ) -> list[dict[str, str]] | VerdictSpec:
         parent = self.parent(prompt, sample.round, before)
         if parent is None:
-            return Judgement(passed=False, details={"error": "no parent to compare with"})
+            return VerdictSpec(passed=False, details={"error": "no parent to compare with"})
         rule = eliminated_by_text(parent.text, sample.text, self.params.min_words)
         if rule:
-            return Judgement(passed=False, details={"eliminated": rule, **lineage(parent, sample)})
+            return VerdictSpec(passed=False,
+                               details={"eliminated": rule, **lineage(parent, sample)})
         content = render(self.params.tag_template, instruction=sample.text.strip())
         return [{"role": "user", "content": content}]
 
-    def verdict(self, prompt: PromptSpec, sample: Candidate, reply: Any,
-                before: list[JudgedSample]) -> Judgement:
+    def verdict(self, prompt: PromptSpec, sample: Sample, reply: Any,
+                before: list[JudgedSample]) -> VerdictSpec:
         parent = self.parent(prompt, sample.round, before)
         assert parent is not None  # judge_messages answered without asking otherwise
         tags = sorted(clean_set((t.tag for t in reply.tags), self.params.synonyms))
@@ -132,14 +139,14 @@ class Evolution(ModelJudged):
                    "normalised_tags": tags, "new_tags": sorted(set(tags) - set(parent.tags))}
         if rule:
             details["eliminated"] = rule
-        return Judgement(passed=rule is None, score=float(len(details["new_tags"])),
+        return VerdictSpec(passed=rule is None, score=float(len(details["new_tags"])),
                          details=details)
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
-        return Curation(flag=None if any(s.judgement.passed for s in judged) else "no_evolution")
+        return Curation(flag=None if any(s.verdict.passed for s in judged) else "no_evolution")
 
 
-def lineage(parent: Parent, sample: Candidate) -> dict[str, Any]:
+def lineage(parent: Parent, sample: Sample) -> dict[str, Any]:
     """Where an evolution comes from: its parent, its generation number, its operation."""
-    return {"operation": sample.role, "generation": parent.generation + 1,
+    return {"operation": sample.ask, "generation": parent.generation + 1,
             "parent_generation_id": parent.generation_id, "parent": parent.text}

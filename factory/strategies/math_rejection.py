@@ -3,7 +3,7 @@ answer is equivalent to the reference, pair correct against wrong.
 
 Samples come in rounds: a few first, more only while a problem lacks what curation keeps from
 it (k distinct correct samples, m correct-wrong pairs), up to ``max_samples`` - so no GPU time
-goes to samples that could not change the data (see factory.strategies.selection).
+goes to samples that could not change the data (see factory.strategies.pass_fail).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Any
 from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
-    Candidate,
     JudgedSample,
-    Judgement,
     PromptSpec,
+    Sample,
+    VerdictSpec,
 )
-from factory.strategies.selection import PassFailParams, PassFailStrategy
+from factory.strategies.pass_fail import PassFailParams, PassFailStrategy
 from verifiers import math_answer
 
 
@@ -40,10 +40,10 @@ class MathRejectionSampling(PassFailStrategy):
                            messages=[{"role": "user", "content": content}],
                            reference={"answer": seed["answer"]})]
 
-    def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[VerdictSpec]:
         gold = prompt.reference["answer"]
         checks = math_answer.check_many([(gold, s.text) for s in samples])
-        return [Judgement(passed=c.correct, score=float(c.correct), details=c.model_dump(),
+        return [VerdictSpec(passed=c.correct, score=float(c.correct), details=c.model_dump(),
                           error=c.error if c.check_failed else None)
                 for c in checks]
 
@@ -51,4 +51,4 @@ class MathRejectionSampling(PassFailStrategy):
         return {"reference": prompt.reference["answer"]}
 
     def pair_meta(self, chosen: JudgedSample, rejected: JudgedSample) -> dict[str, Any]:
-        return {"rejected_answer": rejected.judgement.details.get("extracted")}
+        return {"rejected_answer": rejected.verdict.details.get("extracted")}

@@ -16,19 +16,19 @@ from pydantic import BaseModel, Field, ValidationError
 
 from factory.llm import LLM, LLMResponseError, SamplingParams, request_seed
 from factory.strategies.base import (
-    Candidate,
     JudgedSample,
-    Judgement,
     JudgeWork,
     PromptSpec,
+    Sample,
     Strategy,
     StrategyParams,
+    VerdictSpec,
 )
 
 RAW_KEPT = 500
 
 
-class ScoreVerdict(BaseModel):
+class ScoreReply(BaseModel):
     """A 1-5 rating with a short reason (bounded, so a small model cannot ramble forever)."""
 
     score: int = Field(ge=1, le=5)
@@ -42,28 +42,29 @@ class JudgeParams(StrategyParams):
 
 
 class ModelJudged(Strategy):
-    """Subclasses write the judge's chat for a sample; the verdict schema defaults to a score."""
+    """Subclasses write the judge's chat for a sample; the schema its reply is held to
+    (``Reply``) defaults to a 1-5 score."""
 
     verifier = "model-judge"
     verifier_version = "v1"
-    verify_queue = "generate"
+    judge_queue = "generate"  # the judge is the model: run where workers reach its server
     judge_needs_model = True
-    Verdict: ClassVar[type[BaseModel]] = ScoreVerdict
+    Reply: ClassVar[type[BaseModel]] = ScoreReply
     params: JudgeParams
 
     @abstractmethod
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
-                       ) -> list[dict[str, str]] | Judgement:
+    def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
+                       ) -> list[dict[str, str]] | VerdictSpec:
         """The judge's chat for one sample (``before``: the prompt's samples judged in earlier
         rounds), or a verdict given without asking, say for a sample that does not parse."""
 
-    def verdict(self, prompt: PromptSpec, sample: Candidate, reply: Any,
-                before: list[JudgedSample]) -> Judgement:
+    def verdict(self, prompt: PromptSpec, sample: Sample, reply: Any,
+                before: list[JudgedSample]) -> VerdictSpec:
         """A parsed reply as a verdict; by default the score against ``min_score``."""
-        return Judgement(passed=reply.score >= self.params.min_score, score=float(reply.score),
+        return VerdictSpec(passed=reply.score >= self.params.min_score, score=float(reply.score),
                          details=reply.model_dump())
 
-    async def judge_with_model(self, llm: LLM, work: list[JudgeWork]) -> list[list[Judgement]]:
+    async def judge_with_model(self, llm: LLM, work: list[JudgeWork]) -> list[list[VerdictSpec]]:
         flat = [(prompt, sample, before) for prompt, samples, before in work for sample in samples]
         found = await asyncio.gather(*(self._judge_one(llm, *item) for item in flat))
         out, i = [], 0
@@ -72,30 +73,30 @@ class ModelJudged(Strategy):
             i += len(samples)
         return out
 
-    async def _judge_one(self, llm: LLM, prompt: PromptSpec, sample: Candidate,
-                         before: list[JudgedSample]) -> Judgement:
+    async def _judge_one(self, llm: LLM, prompt: PromptSpec, sample: Sample,
+                         before: list[JudgedSample]) -> VerdictSpec:
         asked = self.judge_messages(prompt, sample, before)
-        if isinstance(asked, Judgement):
+        if isinstance(asked, VerdictSpec):
             return asked
         p = self.params
         params = SamplingParams(n=1, temperature=p.judge_temperature, max_tokens=p.judge_max_tokens,
                                 seed=request_seed(p.seed, asked, "judge", 0),
-                                json_schema=self.Verdict.model_json_schema())
+                                json_schema=self.Reply.model_json_schema())
         try:
             result = await llm.chat(asked, params)
         except LLMResponseError as exc:  # refused (say, too long to judge): the check failed
             reason = f"judge request failed: {exc}"
-            return Judgement(passed=False, details={"error": reason}, error=reason)
+            return VerdictSpec(passed=False, details={"error": reason}, error=reason)
         text = result.samples[0].text
         usage = {"judge_model": result.model, "judge_prompt_tokens": result.prompt_tokens,
                  "judge_completion_tokens": result.samples[0].completion_tokens}
         try:
-            reply = self.Verdict.model_validate_json(text)
+            reply = self.Reply.model_validate_json(text)
         except ValidationError as exc:
             err = exc.errors()[0]
-            return Judgement(passed=False, details={
+            return VerdictSpec(passed=False, details={
                 "error": f"judge reply is not a valid verdict: {err['msg']}",
                 "raw": text[:RAW_KEPT], **usage})
-        judgement = self.verdict(prompt, sample, reply, before)
-        judgement.details.update(usage)
-        return judgement
+        verdict = self.verdict(prompt, sample, reply, before)
+        verdict.details.update(usage)
+        return verdict

@@ -13,12 +13,12 @@ from pydantic import Field
 from factory.prompts import render
 from factory.seeds import SeedKind, passage_source
 from factory.strategies.base import (
-    Candidate,
     Curation,
     JudgedSample,
-    Judgement,
     PromptSpec,
+    Sample,
     SftSpec,
+    VerdictSpec,
 )
 from factory.strategies.curation import best_passing
 from factory.strategies.model_judge import JudgeParams, ModelJudged
@@ -51,11 +51,11 @@ class LiteraryRepurposing(ModelJudged):
     def samples_wanted(self, round: int, judged: list[JudgedSample]) -> int:
         return self.params.candidates if round == 0 else 0
 
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
-                       ) -> list[dict[str, str]] | Judgement:
+    def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
+                       ) -> list[dict[str, str]] | VerdictSpec:
         instruction = clean_instruction(sample.text)
         if len(instruction.split()) < MIN_INSTRUCTION_WORDS:
-            return Judgement(passed=False, details={"error": "instruction too short"})
+            return VerdictSpec(passed=False, details={"error": "instruction too short"})
         content = render(self.params.judge_template, instruction=instruction,
                          passage=prompt.reference["passage"])
         return [{"role": "user", "content": content}]
@@ -66,9 +66,9 @@ class LiteraryRepurposing(ModelJudged):
         sft = [SftSpec(key=f"sft:{s.generation_id}", generation_id=s.generation_id,
                        messages=[{"role": "user", "content": clean_instruction(s.text)},
                                  {"role": "assistant", "content": ref["passage"]}],
-                       score=s.judgement.score,
+                       score=s.verdict.score,
                        meta={"source": passage_source(ref),
-                             "judge_reason": s.judgement.details.get("reason")})
+                             "judge_reason": s.verdict.details.get("reason")})
                for s in best[:self.params.sft_per_passage]]
         return Curation(sft=sft, flag=None if sft else "no_instruction")
 

@@ -15,13 +15,13 @@ from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
     Ask,
-    Candidate,
     Curation,
     JudgedSample,
-    Judgement,
     PromptSpec,
+    Sample,
     Strategy,
     StrategyParams,
+    VerdictSpec,
 )
 
 TEMPLATE = "respond/instruction_v1"  # the instruction as it is; a version to change it by
@@ -49,13 +49,13 @@ class Responses(Strategy):
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
         if round > 0:
             return []
-        return [Ask(n=self.params.per_setting, role=f"t{t:g}", temperature=t)
+        return [Ask(n=self.params.per_setting, name=f"t{t:g}", temperature=t)
                 for t in self.params.temperatures]
 
-    def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[VerdictSpec]:
         # Nobody has judged these yet: people rank them in the annotation app. The verdict
         # says so (pending), and acceptance figures leave it out.
-        return [Judgement(passed=False, pending=True,
+        return [VerdictSpec(passed=False, pending=True,
                           details={"pending": "ranked by people in the annotation app"})
                 for _ in samples]
 

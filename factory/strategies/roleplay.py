@@ -16,12 +16,12 @@ from factory.prompts import render
 from factory.seeds import SeedKind, passage_source
 from factory.strategies.base import (
     Ask,
-    Candidate,
     Curation,
     JudgedSample,
-    Judgement,
     PromptSpec,
+    Sample,
     SftSpec,
+    VerdictSpec,
 )
 from factory.strategies.curation import best_passing
 from factory.strategies.model_judge import JudgeParams, ModelJudged
@@ -85,22 +85,22 @@ class RolePlay(ModelJudged):
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
         if round > 0:
             return []
-        return [Ask(n=self.params.candidates, role="conversation",
+        return [Ask(n=self.params.candidates, name="conversation",
                     json_schema=self.conversation_schema())]
 
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
-                       ) -> list[dict[str, str]] | Judgement:
+    def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
+                       ) -> list[dict[str, str]] | VerdictSpec:
         profile = self.profile(prompt, before)
         turns = parse_turns(sample.text, self.params.turns)
         if profile is None or turns is None:
-            return Judgement(passed=False, details={
+            return VerdictSpec(passed=False, details={
                 "error": f"not a conversation of {self.params.turns} turns"})
         content = render("roleplay/judge_v1", profile=profile, turns=turns)
         return [{"role": "user", "content": content}]
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
         profile = self.profile(prompt, judged)
-        best = best_passing(judged, role="conversation")
+        best = best_passing(judged, ask="conversation")
         sft = []
         for s in best[:self.params.sft_per_profile]:
             turns = parse_turns(s.text, self.params.turns)
@@ -112,10 +112,10 @@ class RolePlay(ModelJudged):
                 messages += [{"role": "user", "content": t["user"]},
                              {"role": "assistant", "content": t["character"]}]
             sft.append(SftSpec(key=f"sft:{s.generation_id}", generation_id=s.generation_id,
-                               messages=messages, score=s.judgement.score,
+                               messages=messages, score=s.verdict.score,
                                meta={"character": profile["name"],
                                      "source": prompt.reference.get("source"),
-                                     "judge_reason": s.judgement.details.get("reason")}))
+                                     "judge_reason": s.verdict.details.get("reason")}))
         return Curation(sft=sft, flag=None if sft else "no_conversation")
 
 
@@ -128,8 +128,13 @@ def parse_turns(text: str, turns: int) -> list[dict[str, str]] | None:
     return [t.model_dump() for t in found] if len(found) == turns else None
 
 
+PROFILE_ROUND, CONVERSATION_ROUND = 0, 1  # the batch's sampling rounds, as roleplay-from-text
+# uses them: the profile is extracted first, the conversations are written with it next
+
+
 class RolePlayFromText(RolePlay):
-    """Round 0 extracts a profile from the passage; round 1 writes conversations with it."""
+    """The profile round extracts a profile from the passage; the conversation round writes
+    conversations with it."""
 
     name = "roleplay-from-text"
     seed_kind = SeedKind.text
@@ -143,27 +148,27 @@ class RolePlayFromText(RolePlay):
 
     def profile(self, prompt: PromptSpec, judged: list[JudgedSample]) -> dict[str, Any] | None:
         for s in judged:
-            if s.role == "profile" and s.judgement.passed:
+            if s.ask == "profile" and s.verdict.passed:
                 return Profile.model_validate_json(s.text).model_dump()
         return None
 
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
-        if round == 0:
-            return [Ask(n=1, role="profile", json_schema=Profile.model_json_schema())]
+        if round == PROFILE_ROUND:
+            return [Ask(n=1, name="profile", json_schema=Profile.model_json_schema())]
         profile = self.profile(prompt, judged)
-        if round > 1 or profile is None:
+        if round != CONVERSATION_ROUND or profile is None:
             return []
-        return [Ask(n=self.params.candidates, role="conversation",
+        return [Ask(n=self.params.candidates, name="conversation",
                     messages=self.conversation_request(profile),
                     json_schema=self.conversation_schema())]
 
-    def judge_messages(self, prompt: PromptSpec, sample: Candidate, before: list[JudgedSample]
-                       ) -> list[dict[str, str]] | Judgement:
-        if sample.role != "profile":
+    def judge_messages(self, prompt: PromptSpec, sample: Sample, before: list[JudgedSample]
+                       ) -> list[dict[str, str]] | VerdictSpec:
+        if sample.ask != "profile":
             return super().judge_messages(prompt, sample, before)
         try:
             Profile.model_validate_json(sample.text)
         except ValidationError as exc:
             problem = exc.errors()[0]["msg"]
-            return Judgement(passed=False, details={"error": f"not a profile: {problem}"})
-        return Judgement(passed=True, details={"checked": "profile schema"})
+            return VerdictSpec(passed=False, details={"error": f"not a profile: {problem}"})
+        return VerdictSpec(passed=True, details={"checked": "profile schema"})

@@ -17,13 +17,13 @@ from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
     Ask,
-    Candidate,
     Curation,
     JudgedSample,
-    Judgement,
     PromptSpec,
+    Sample,
     Strategy,
     StrategyParams,
+    VerdictSpec,
 )
 
 TAG_SCHEMA = TagReply.model_json_schema()
@@ -68,16 +68,16 @@ class Tagging(Strategy):
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
         return [Ask(n=self.params.samples, json_schema=TAG_SCHEMA)] if round == 0 else []
 
-    def judge(self, prompt: PromptSpec, samples: list[Candidate]) -> list[Judgement]:
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[VerdictSpec]:
         out = []
         for s in samples:
             tags, error = parse_tags(s.text)
             details: dict[str, Any] = {"tags": tags}
             if error:
                 details["error"] = error
-            out.append(Judgement(passed=error is None, score=float(len(tags[:MAX_TAGS])),
+            out.append(VerdictSpec(passed=error is None, score=float(len(tags[:MAX_TAGS])),
                                  details=details))
         return out
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
-        return Curation(flag=None if any(s.judgement.passed for s in judged) else "no_tags")
+        return Curation(flag=None if any(s.verdict.passed for s in judged) else "no_tags")

@@ -61,9 +61,9 @@ class PassFailStrategy(Strategy):
 
 def _outcomes(judged: list[JudgedSample]) -> tuple[int, int]:
     """Distinct passing and distinct failing samples; a sample whose check errored is neither."""
-    sound = [s for s in judged if s.judgement.error is None]
-    return (len(distinct([s for s in sound if s.judgement.passed])),
-            len(distinct([s for s in sound if not s.judgement.passed])))
+    sound = [s for s in judged if s.verdict.error is None]
+    return (len(distinct([s for s in sound if s.verdict.passed])),
+            len(distinct([s for s in sound if not s.verdict.passed])))
 
 
 def quota_met(judged: list[JudgedSample], k: int, m: int) -> bool:
@@ -82,9 +82,9 @@ def curate_pass_fail(prompt: PromptSpec, judged: list[JudgedSample], k: int, m: 
                      meta: dict[str, Any] | None = None,
                      pair_meta: Callable[[JudgedSample, JudgedSample], dict[str, Any]]
                      | None = None) -> Curation:
-    right = distinct([s for s in judged if s.judgement.passed])
-    wrong = distinct([s for s in judged if not s.judgement.passed])
-    rate = sum(s.judgement.passed for s in judged) / len(judged) if judged else 0.0
+    right = distinct([s for s in judged if s.verdict.passed])
+    wrong = distinct([s for s in judged if not s.verdict.passed])
+    rate = sum(s.verdict.passed for s in judged) / len(judged) if judged else 0.0
     meta = {"pass_rate": rate, "samples": len(judged), **(meta or {})}
     sft = [sft_line(prompt.messages, s, meta) for s in right[:k]]
     pairs = [pair_line(prompt.messages, c, w, {**meta, **(pair_meta(c, w) if pair_meta else {})})

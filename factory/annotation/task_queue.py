@@ -2,7 +2,7 @@
 
 A task is one prompt with 2 to K distinct responses, judged by k distinct annotators. Handing
 out is a claim: on PostgreSQL the task row is locked (``FOR UPDATE SKIP LOCKED``) while its
-judgments and live claims are counted, so annotators working at once never take a task past
+rankings and live claims are counted, so annotators working at once never take a task past
 k; a task locked by someone else is waited for, not taken for gone. A claim goes stale after
 ``claim_minutes`` and stops counting, so an abandoned task returns to the queue. Skips do not
 count toward k; nobody gets a task they judged or skipped again.
@@ -20,16 +20,16 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
-from db.models import AnnotationClaim, AnnotationTask, Generation, Job, Judgment, Prompt
+from db.models import AnnotationClaim, AnnotationTask, Generation, Job, Prompt, Ranking
 from factory.annotation import outputs
-from factory.annotation.consensus import Ranking
+from factory.annotation.consensus import Tiers
 
 LOCK_RETRIES = 100
 LOCK_WAIT_S = 0.02
 
 
 class TaskError(ValueError):
-    """A task or judgment that cannot be made; the message says why."""
+    """A task or ranking that cannot be made; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,9 @@ class Shown:
 
 
 def create_tasks(session: Session, job_id: int, k: int, max_responses: int = 4,
-                 role: str | None = None) -> tuple[int, int]:
-    """Tasks for every prompt of a job with at least two distinct samples (of ``role``, if
-    given); returns (made, prompts left out). Prompts that have a task already are kept."""
+                 ask: str | None = None) -> tuple[int, int]:
+    """Tasks for every prompt of a job with at least two distinct samples (answering ``ask``,
+    if given); returns (made, prompts left out). Prompts that have a task already are kept."""
     if session.get(Job, job_id) is None:
         raise TaskError(f"no job {job_id}")
     if k < 1 or max_responses < 2:
@@ -52,8 +52,8 @@ def create_tasks(session: Session, job_id: int, k: int, max_responses: int = 4,
     query = (select(Generation.prompt_id, Generation.id, Generation.text)
              .where(Generation.job_id == job_id)
              .order_by(Generation.prompt_id, Generation.round, Generation.sample_index))
-    if role is not None:
-        query = query.where(Generation.role == role)
+    if ask is not None:
+        query = query.where(Generation.ask == ask)
     chosen: dict[int, list[int]] = {}
     seen: dict[int, set[str]] = {}
     for prompt_id, gen_id, text in session.execute(query):
@@ -70,28 +70,28 @@ def create_tasks(session: Session, job_id: int, k: int, max_responses: int = 4,
             left_out += 1
         elif prompt_id not in have:
             session.add(AnnotationTask(job_id=job_id, prompt_id=prompt_id, generation_ids=ids,
-                                       judgments_wanted=k))
+                                       rankings_wanted=k))
             made += 1
     return made, left_out
 
 
 def _available(annotator_id: int, stale: datetime) -> list[Any]:
     """Conditions of a task this annotator may take: open, not judged or skipped by them,
-    and under k counting judgments and others' live claims."""
+    and under k counting rankings and others' live claims."""
     task_id = AnnotationTask.id
-    judged = (select(func.count()).select_from(Judgment)
-              .where(Judgment.task_id == task_id, Judgment.skipped.is_(False)).scalar_subquery())
+    judged = (select(func.count()).select_from(Ranking)
+              .where(Ranking.task_id == task_id, Ranking.skipped.is_(False)).scalar_subquery())
     claimed = (select(func.count()).select_from(AnnotationClaim)
                .where(AnnotationClaim.task_id == task_id, AnnotationClaim.claimed_at > stale,
                       AnnotationClaim.annotator_id != annotator_id).scalar_subquery())
-    mine = select(Judgment.task_id).where(Judgment.annotator_id == annotator_id)
+    mine = select(Ranking.task_id).where(Ranking.annotator_id == annotator_id)
     return [AnnotationTask.status == "open", task_id.not_in(mine),
-            judged + claimed < AnnotationTask.judgments_wanted]
+            judged + claimed < AnnotationTask.rankings_wanted]
 
 
 def next_task(session: Session, annotator_id: int, claim_minutes: float = 30) -> Shown | None:
     """The annotator's task: the one they hold, else a new claim on the first open task they
-    have not judged whose judgments and live claims are under k."""
+    have not judged whose rankings and live claims are under k."""
     stale = utcnow() - timedelta(minutes=claim_minutes)
     available = _available(annotator_id, stale)
     row = session.execute(select(AnnotationClaim, AnnotationClaim.claimed_at > stale)
@@ -141,47 +141,47 @@ def show(session: Session, task: AnnotationTask, annotator_id: int) -> Shown:
     return Shown(task, prompt.messages, [(g, texts[g]) for g in order])
 
 
-def submit(session: Session, annotator_id: int, task_id: int, ranking: Ranking,
-           all_bad: bool = False, skipped: bool = False, comment: str | None = None) -> Judgment:
-    """Record (or replace) the annotator's judgment of a task and update what it yields."""
+def submit(session: Session, annotator_id: int, task_id: int, tiers: Tiers,
+           all_bad: bool = False, skipped: bool = False, comment: str | None = None) -> Ranking:
+    """Record (or replace) the annotator's ranking of a task and update what it yields."""
     task = session.get(AnnotationTask, task_id, with_for_update=True)
     if task is None:
         raise TaskError(f"no task {task_id}")
     if not skipped:
-        ranked = [g for tier in ranking for g in tier]
-        if sorted(ranked) != sorted(task.generation_ids) or any(not t for t in ranking):
+        ranked = [g for tier in tiers for g in tier]
+        if sorted(ranked) != sorted(task.generation_ids) or any(not t for t in tiers):
             raise TaskError(f"a ranking of task {task_id} orders each of its responses once")
-    judgment = session.scalar(select(Judgment).where(Judgment.task_id == task_id,
-                                                     Judgment.annotator_id == annotator_id))
-    if judgment is None:
-        if not skipped and _judged(session, task) >= task.judgments_wanted:
-            raise TaskError(f"task {task_id} has its {task.judgments_wanted} judgments already")
-        judgment = Judgment(task_id=task_id, annotator_id=annotator_id)
-        session.add(judgment)
-    judgment.shown_order = shown_order(task, annotator_id)
-    judgment.ranking = [] if skipped else ranking
-    judgment.all_bad, judgment.skipped = all_bad and not skipped, skipped
-    judgment.comment = (comment or "").strip()[:2000] or None
+    ranking = session.scalar(select(Ranking).where(Ranking.task_id == task_id,
+                                                   Ranking.annotator_id == annotator_id))
+    if ranking is None:
+        if not skipped and _judged(session, task) >= task.rankings_wanted:
+            raise TaskError(f"task {task_id} has its {task.rankings_wanted} rankings already")
+        ranking = Ranking(task_id=task_id, annotator_id=annotator_id)
+        session.add(ranking)
+    ranking.shown_order = shown_order(task, annotator_id)
+    ranking.tiers = [] if skipped else tiers
+    ranking.all_bad, ranking.skipped = all_bad and not skipped, skipped
+    ranking.comment = (comment or "").strip()[:2000] or None
     session.execute(delete(AnnotationClaim).where(AnnotationClaim.task_id == task_id,
                                                   AnnotationClaim.annotator_id == annotator_id))
     session.flush()
     _settle(session, task)
-    return judgment
+    return ranking
 
 
-def last_judgment(session: Session, annotator_id: int) -> Judgment | None:
-    return session.scalar(select(Judgment).where(Judgment.annotator_id == annotator_id)
-                          .order_by(func.coalesce(Judgment.updated_at, Judgment.created_at)
-                                    .desc(), Judgment.id.desc()).limit(1))
+def last_ranking(session: Session, annotator_id: int) -> Ranking | None:
+    return session.scalar(select(Ranking).where(Ranking.annotator_id == annotator_id)
+                          .order_by(func.coalesce(Ranking.updated_at, Ranking.created_at)
+                                    .desc(), Ranking.id.desc()).limit(1))
 
 
 def undo_last(session: Session, annotator_id: int) -> int | None:
-    """Take back the annotator's latest judgment; its task is theirs again, shown next."""
-    judgment = last_judgment(session, annotator_id)
-    if judgment is None:
+    """Take back the annotator's latest ranking; its task is theirs again, shown next."""
+    ranking = last_ranking(session, annotator_id)
+    if ranking is None:
         return None
-    task = session.get_one(AnnotationTask, judgment.task_id, with_for_update=True)
-    session.delete(judgment)
+    task = session.get_one(AnnotationTask, ranking.task_id, with_for_update=True)
+    session.delete(ranking)
     session.execute(delete(AnnotationClaim).where(AnnotationClaim.annotator_id == annotator_id))
     session.add(AnnotationClaim(task_id=task.id, annotator_id=annotator_id))
     session.flush()
@@ -190,27 +190,27 @@ def undo_last(session: Session, annotator_id: int) -> int | None:
 
 
 def edit_last(session: Session, annotator_id: int) -> Shown | None:
-    """The annotator's latest judged task, to judge again (submit replaces the judgment)."""
-    judgment = last_judgment(session, annotator_id)
-    if judgment is None:
+    """The annotator's latest judged task, to judge again (submit replaces the ranking)."""
+    ranking = last_ranking(session, annotator_id)
+    if ranking is None:
         return None
-    return show(session, session.get_one(AnnotationTask, judgment.task_id), annotator_id)
+    return show(session, session.get_one(AnnotationTask, ranking.task_id), annotator_id)
 
 
 def _judged(session: Session, task: AnnotationTask) -> int:
-    return session.scalar(select(func.count()).select_from(Judgment).where(
-        Judgment.task_id == task.id, Judgment.skipped.is_(False))) or 0
+    return session.scalar(select(func.count()).select_from(Ranking).where(
+        Ranking.task_id == task.id, Ranking.skipped.is_(False))) or 0
 
 
 def _settle(session: Session, task: AnnotationTask) -> None:
-    task.status = "done" if _judged(session, task) >= task.judgments_wanted else "open"
+    task.status = "done" if _judged(session, task) >= task.rankings_wanted else "open"
     outputs.rebuild(session, task)
 
 
 def progress(session: Session, annotator_id: int, claim_minutes: float = 30) -> tuple[int, int]:
     """(tasks this annotator judged or skipped, open tasks still available to them)."""
-    done = session.scalar(select(func.count()).select_from(Judgment)
-                          .where(Judgment.annotator_id == annotator_id)) or 0
+    done = session.scalar(select(func.count()).select_from(Ranking)
+                          .where(Ranking.annotator_id == annotator_id)) or 0
     stale = utcnow() - timedelta(minutes=claim_minutes)
     left = session.scalar(select(func.count()).select_from(AnnotationTask)
                           .where(*_available(annotator_id, stale))) or 0
