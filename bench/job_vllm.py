@@ -6,7 +6,8 @@ math strategy's default rounds, SQLite), a bare client again. Prints output toke
 the job's rate over the mean of the bare runs around it. The tiny model answers few problems
 right, so its job runs more rounds than a real model's would.
 
-Usage: .venv/bin/python bench/job_vllm.py [--problems 300] [--max-tokens 48] [--no-pin]
+Usage: .venv/bin/python bench/job_vllm.py [--problems 300] [--n 4] [--max-tokens 48]
+       [--batch-size B] [--no-pin]
 """
 
 from __future__ import annotations
@@ -50,13 +51,13 @@ async def bare(url: str, questions: list[str], n: int, max_tokens: int) -> int:
         return sum(await asyncio.gather(*(one(i, q) for i, q in enumerate(questions))))
 
 
-def whole_job(url: str, questions: list[str], answers: list[str], max_tokens: int
+def whole_job(url: str, questions: list[str], answers: list[str], params: dict
               ) -> tuple[int, int, int, int]:
     """Tokens, samples, SFT lines and pairs of the job, run embedded with default settings."""
     import tempfile
 
     db = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
-    job_id = make_job(db, questions, answers, {"max_tokens": max_tokens})
+    job_id = make_job(db, questions, answers, params)
     sessions = sessionmaker_for(db)
     with sessions.begin() as s:
         steps = jobs.start(s, s.get_one(Job, job_id))
@@ -74,6 +75,7 @@ def main() -> None:
     ap.add_argument("--problems", type=int, default=300)
     ap.add_argument("--n", type=int, default=4)
     ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: the strategy's")
     ap.add_argument("--no-pin", dest="pin", action="store_false")
     args = ap.parse_args()
     chosen = list(islice(problems(11), args.problems))
@@ -88,7 +90,9 @@ def main() -> None:
                 tokens = asyncio.run(bare(url, questions, args.n, args.max_tokens))
                 extra = ""
             else:
-                tokens, samples, sft, pairs = whole_job(url, questions, answers, args.max_tokens)
+                params = {"max_tokens": args.max_tokens} | (
+                    {"batch_size": args.batch_size} if args.batch_size else {})
+                tokens, samples, sft, pairs = whole_job(url, questions, answers, params)
                 extra = f"  samples {samples}  sft {sft}  pairs {pairs}"
             wall = time.perf_counter() - start
             rates.append(tokens / wall)
