@@ -102,15 +102,30 @@ def scale(n: int) -> None:
         else:
             lines.append(" ".join(rng.choices(vocab, cum_weights=cum, k=rng.randint(8, 30))))
     scores = [rng.random() for _ in lines]
+    before = _rss_mb()
     t = time.perf_counter()
     r = find_duplicates(lambda: zip(lines, scores, strict=True))
     secs = time.perf_counter() - t
-    same = sum(1 for i, src in planted.items() if r.dropped.get(i, i) == r.dropped.get(src, src))
+    found: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for i, src in planted.items():
+        words = len(lines[i].split())
+        size = "8-12" if words <= 12 else "13-20" if words <= 20 else "21-30"
+        total[size] += 1
+        found[size] += r.dropped.get(i, i) == r.dropped.get(src, src)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"lines": n, "seconds": round(secs, 1), "lines_per_s": round(n / secs),
+                      "rss_before_mb": round(before),
                       "peak_rss_mb": round(peak), "dropped": len(r.dropped),
                       "exact": r.exact, "near": r.near, "planted": len(planted),
-                      "planted_found": round(same / len(planted), 3)}))
+                      "planted_found": round(sum(found.values()) / len(planted), 3),
+                      "planted_found_by_words": {k: round(found[k] / total[k], 3)
+                                                 for k in ("8-12", "13-20", "21-30")}}))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(x.split()[1]) for x in fh if x.startswith("VmRSS:")) / 1024
 
 
 if __name__ == "__main__":
