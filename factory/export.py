@@ -1,8 +1,10 @@
 """JSONL export that trainers load as-is: TRL's conversational SFT and preference formats.
 
 Rows stream from the store (constant memory apart from one 16-byte digest per distinct line,
-used to drop exact duplicates); a manifest beside the file records counts, filters, models,
-versions and the file's sha256, so every exported file can be traced and reproduced.
+used to drop exact duplicates); lines that match a benchmark are left out and near-duplicates
+removed (factory/cleaning, both on by default); a manifest beside the file records counts,
+filters, what cleaning dropped, models, versions and the file's sha256, so every exported file
+can be traced and reproduced.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from db.models import Generation, Job, PreferencePair, Prompt, SftExample, Verdict
+from factory.cleaning.export_pass import Cleaner, CleaningOptions
 
 Kind = Literal["sft", "dpo"]
 
@@ -39,6 +42,7 @@ class ExportResult:
     duplicates: int = 0
     models: set[str] = field(default_factory=set)
     jobs: set[int] = field(default_factory=set)
+    cleaning: dict[str, Any] = field(default_factory=dict)
 
 
 def _query(kind: Kind, f: ExportFilter) -> Select[Any]:
@@ -86,8 +90,10 @@ def _lines(session: Session, kind: Kind, f: ExportFilter
         yield {**line, "metadata": meta}, model, job_id
 
 
-def export(session: Session, kind: Kind, out: Path, f: ExportFilter) -> ExportResult:
+def export(session: Session, kind: Kind, out: Path, f: ExportFilter,
+           cleaning: CleaningOptions | None = None) -> ExportResult:
     out.parent.mkdir(parents=True, exist_ok=True)
+    cleaner = Cleaner(cleaning or CleaningOptions())
     result = ExportResult(path=out, manifest=out.with_name(out.name + ".manifest.json"))
     seen: set[bytes] = set()
     digest = hashlib.sha256()
@@ -101,20 +107,28 @@ def export(session: Session, kind: Kind, out: Path, f: ExportFilter) -> ExportRe
                 result.duplicates += 1
                 continue
             seen.add(key)
+            if cleaner.contaminated(line):
+                continue
             text = json.dumps(line, ensure_ascii=False) + "\n"
             fh.write(text)
             digest.update(text.encode("utf-8"))
             result.written += 1
             result.models.add(model)
             result.jobs.add(job_id)
+    sha256 = digest.hexdigest()
+    if (rewritten := cleaner.dedup_file(tmp)) is not None:
+        result.written, sha256 = rewritten.written, rewritten.sha256
+        result.models, result.jobs = rewritten.models, rewritten.jobs
     tmp.replace(out)
+    result.cleaning = cleaner.manifest()
     manifest = {
         "file": out.name, "format": "trl-conversational-" + ("sft" if kind == "sft" else
                                                              "preference"),
         "count": result.written, "duplicates_dropped": result.duplicates,
-        "sha256": digest.hexdigest(), "models": sorted(result.models),
+        "sha256": sha256, "models": sorted(result.models),
         "filters": {"job": f.job_id, "strategy": f.strategy, "min_score": f.min_score,
                     "system": f.system},
+        "cleaning": result.cleaning,
         "created_at": datetime.now(UTC).isoformat(),
         "factory_version": _version(),
         "jobs": {str(j.id): {"strategy": j.strategy, "model": j.model, "params": j.params,

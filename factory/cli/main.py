@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from db.migrate import current, upgrade
 from factory.cli import (
     annotate_cmd,
+    contamination_cmd,
     export_cmd,
     instag_cmd,
     job_cmd,
@@ -31,6 +32,7 @@ app.add_typer(job_cmd.app, name="job")
 app.add_typer(export_cmd.app, name="export")
 app.add_typer(model_cmd.app, name="model")
 app.add_typer(verify_cmd.app, name="verify")
+app.add_typer(contamination_cmd.app, name="contamination")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(instag_cmd.app, name="instag")
 app.add_typer(annotate_cmd.annotators, name="annotators")

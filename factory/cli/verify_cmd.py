@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ from verifiers.math_answer import check_many
 app = typer.Typer(no_args_is_help=True, help="Run a verifier on a file.")
 
 
-def _read(path: Path, fields: tuple[str, ...], strings: bool) -> list[dict[str, Any]]:
+def _read(path: Path, fields: tuple[str, ...], strings: bool,
+          check: Callable[[dict[str, Any]], object] | None = None) -> list[dict[str, Any]]:
     """The file's JSON objects, all or none: a line that is not an object, or lacks one of
-    ``fields`` (or, with ``strings``, has one that is not a string), is a clear error naming
-    it, before anything is checked."""
+    ``fields`` (or, with ``strings``, has one that is not a string), or that ``check`` refuses
+    with a ValueError, is a clear error naming it, before anything is checked."""
     if not path.is_file():
         raise fail(f"{path}: no such file")
     records = []
@@ -37,6 +39,11 @@ def _read(path: Path, fields: tuple[str, ...], strings: bool) -> list[dict[str, 
                     raise fail(f"{path}:{line_no}: field {f!r} missing")
                 if strings and not isinstance(rec[f], str):
                     raise fail(f"{path}:{line_no}: field {f!r} is not a string")
+            if check is not None:
+                try:
+                    check(rec)
+                except ValueError as exc:
+                    raise fail(f"{path}:{line_no}: {exc}") from None
             records.append(rec)
     return records
 

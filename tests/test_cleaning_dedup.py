@@ -1,0 +1,96 @@
+"""Near-duplicate removal: exact (normalised) and MinHash/LSH near-copies, best score kept,
+prompt templates not mistaken for duplication; and both cleanings in `factory export`."""
+
+import hashlib
+import json
+from pathlib import Path
+
+from factory.cleaning.dedup import DedupOptions, bands, find_duplicates
+from factory.cleaning.export_pass import CleaningOptions
+from factory.export import ExportFilter, export
+from tests.test_export import job_with_data
+
+BASE = ("A farmer has 12 cows and each cow gives 8 liters of milk a day. He sells the milk at "
+        "3 dollars a liter at the market every morning. How much money does he make in a week?")
+OTHER = ("Maria reads 20 pages of her novel on weekdays and twice as many on weekends. The "
+         "novel has 450 pages. How many weeks will it take her to finish the whole book?")
+
+
+def run(texts_scores, **kw):
+    return find_duplicates(lambda: iter(texts_scores), DedupOptions(**kw))
+
+
+def test_exact_duplicates_after_normalising_keep_the_best_score() -> None:
+    r = run([(BASE, 0.5), (BASE.upper().replace(",", "").replace("?", " ?"), 0.9), (OTHER, 1)])
+    assert r.dropped == {0: 1} and r.exact == 1 and r.near == 0
+
+
+def test_near_copies_found_best_scored_kept_distinct_lines_left() -> None:
+    near = BASE.replace("cows", "goats", 1)
+    r = run([(BASE, None), (OTHER, 1.0), (near, 2.0), (BASE.replace("week", "fortnight"), 1.0)])
+    assert r.dropped == {0: 2, 3: 2} and r.near == 2 and r.lines == 4
+    assert run([(BASE, 1.0), (near, 2.0)], threshold=0.99).dropped == {}
+
+
+def test_a_shared_prompt_template_is_not_duplication() -> None:
+    template = ("Solve the following math problem step by step. Put your final answer in "
+                "\\boxed{{}}.\n\nWhat is {a} + {b}?")
+    lines = [(template.format(a=a, b=b) + f" {a} + {b} = {a + b}.", 1.0)
+             for a, b in zip(range(3, 33), range(190, 220), strict=True)]
+    assert run(lines).dropped == {}
+    # the same lines twice are still found
+    assert len(run(lines + lines).dropped) == len(lines)
+
+
+def test_bands_reach_the_recall_at_the_threshold() -> None:
+    for perm, t in ((64, 0.7), (128, 0.8), (64, 0.5)):
+        b = bands(perm, t)
+        assert perm % b == 0 and 1 - (1 - t ** (perm // b)) ** b >= 0.97
+
+
+def plant(sessions, job_id: int, rows: list[tuple[list, float]]) -> None:
+    from db.models import SftExample
+
+    with sessions() as s:
+        for n, (messages, score) in enumerate(rows):
+            s.add(SftExample(job_id=job_id, key=f"planted-{n}", messages=messages,
+                             score=score, meta={}))
+        s.commit()
+
+
+def chat(q: str, a: str) -> list[dict]:
+    return [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+
+
+def test_export_drops_benchmark_lines_and_near_copies_and_says_so(sessions,
+                                                                  tmp_path: Path) -> None:
+    job_id = job_with_data(sessions, tmp_path)
+    with open(Path(__file__).resolve().parent.parent / "factory/data/gsm8k_test.jsonl") as fh:
+        leaked = json.loads(fh.readline())["question"]
+    plant(sessions, job_id, [
+        (chat("Please solve: " + leaked, "Let me think step by step."), 1.0),
+        (chat(BASE, "He makes 12 * 8 * 3 * 7 = 2016 dollars."), 0.4),
+        (chat(BASE.replace("cows", "goats"), "He makes 12 * 8 * 3 * 7 = 2016 dollars."), 0.9),
+    ])
+    with sessions() as s:
+        plain = export(s, "sft", tmp_path / "plain.jsonl", ExportFilter(job_id=job_id),
+                       CleaningOptions(decontaminate=False, dedup=False))
+        clean = export(s, "sft", tmp_path / "clean.jsonl", ExportFilter(job_id=job_id))
+    manifest = json.loads(clean.manifest.read_text())
+    cleaning = manifest["cleaning"]
+    decon, dedup = cleaning["decontamination"], cleaning["near_duplicates"]
+    assert decon["enabled"] and decon["rule"]["min_lcs"] == 13
+    assert decon["benchmarks"] == ["gsm8k-test", "humaneval", "ifeval"]
+    dropped = decon["dropped_per_benchmark"]["gsm8k-test"]
+    assert dropped["count"] == 1 and dropped["lines"][0]["item_id"] == "test/0"
+    assert dedup["enabled"] and dedup["threshold"] == 0.7 and dedup["shingle"] == 2
+    assert dedup["near_dropped"] >= 1
+    goats = [d for d in dedup["dropped"] if d["seed_item"] is None]
+    assert len(goats) == 1  # the cow line (score 0.4) went; the goat line (0.9) stayed
+    text = clean.path.read_text()
+    assert "goats" in text and "12 cows" not in text and "Please solve" not in text
+    assert manifest["sha256"] == hashlib.sha256(clean.path.read_bytes()).hexdigest()
+    assert manifest["count"] == clean.written == len(text.splitlines())
+    assert clean.written == plain.written - 1 - dedup["exact_dropped"] - dedup["near_dropped"]
+    off = json.loads(plain.manifest.read_text())["cleaning"]
+    assert off == {"decontamination": {"enabled": False}, "near_duplicates": {"enabled": False}}
