@@ -24,9 +24,9 @@ def pool_for(queues: list[str], pool: str, concurrency: int | None,
 
 def worker(queues: str = typer.Option("generate,verify,sandbox", help="comma-separated"),
            concurrency: int | None = typer.Option(
-               None, help="steps at once [threads: FACTORY_STEPS_IN_FLIGHT; prefork: cores]"),
-           pool: str = typer.Option("auto", help="auto, threads, prefork or solo [auto: "
-                                                 "threads if QUEUES has generate, else prefork]"),
+               None, help="steps at once (threads: FACTORY_STEPS_IN_FLIGHT; prefork: cores)"),
+           pool: str = typer.Option("auto", help="auto, threads, prefork or solo (auto: "
+                                                 "threads if QUEUES has generate, else prefork)"),
            loglevel: str = "info",
            name: str | None = typer.Option(None, help="node name [QUEUES-PID@HOST]")) -> None:
     """Start a worker consuming QUEUES from the broker (FACTORY_BROKER_URL). SIGTERM is a warm
