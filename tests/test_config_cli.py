@@ -59,3 +59,17 @@ def test_job_resume_is_an_alias_of_job_run() -> None:
     assert commands["resume"] is commands["run"] is job_cmd.run
     shown = CliRunner().invoke(app, ["job", "resume", "--help"]).output
     assert "Alias of `factory job run`" in shown
+
+
+def test_worker_pool_defaults_follow_the_queues() -> None:
+    """Generate steps wait on the model server: threads, many at once; checks use the CPU:
+    a process per core. Whatever is given explicitly wins."""
+    import os
+
+    from factory.cli.worker_cmd import pool_for
+
+    assert pool_for(["generate"], "auto", None, 8) == ("threads", 8)
+    assert pool_for(["generate", "verify", "sandbox"], "auto", None, 12) == ("threads", 12)
+    assert pool_for(["verify", "sandbox"], "auto", None, 8) == ("prefork", os.cpu_count())
+    assert pool_for(["generate"], "prefork", 1, 8) == ("prefork", 1)
+    assert pool_for(["verify"], "auto", 3, 8) == ("prefork", 3)
