@@ -81,7 +81,7 @@ def _follows(c: Constraint, kw: dict[str, Any], response: str) -> bool:
 def evaluate(response: str, instruction_id_list: Sequence[str],
              kwargs: Sequence[dict[str, Any] | None]) -> IfevalCheck:
     prepared = prepare(instruction_id_list, kwargs)
-    variants = loose_variants(response)
+    variants = list(dict.fromkeys(loose_variants(response)))  # the same text once
     strict = [_follows(c, kw, response) for c, kw in prepared]
     loose = [ok or any(_follows(c, kw, v) for v in variants[1:])
              for ok, (c, kw) in zip(strict, prepared, strict=True)]

@@ -11,7 +11,7 @@ cases punkt's English model learned most of.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 _WORD = re.compile(r"\w+")
 _END = re.compile(r"[.?!]+[\"'”’)\]]*(?=\s|$)")
@@ -71,6 +71,7 @@ def _detector_factory() -> None:
     DetectorFactory.seed = 0  # langdetect samples at random; fixed, a text gets one answer
 
 
+@lru_cache(maxsize=4096)
 def language(text: str) -> str | None:
     """ISO 639-1 code of ``text``'s language (langdetect, as IFEval), None when it cannot
     tell (no letters): IFEval counts that as followed."""
