@@ -24,8 +24,9 @@ from verifiers.ifeval import evaluate  # noqa: E402
 from verifiers.ifeval.keywords import WORDS  # noqa: E402
 from verifiers.ifeval.text import language  # noqa: E402
 
-FILLER = ("the plan keeps a steady course through the season while the team checks each "
-          "step and writes down what changed before the next meeting").split()
+FILLER_TEXT = ("the plan keeps a steady course through the season while the team checks each "
+               "step and writes down what changed before the next meeting")
+FILLER = FILLER_TEXT.split()
 
 
 def prose(rng: random.Random, words: int) -> str:
