@@ -144,7 +144,7 @@ def test_kwargs_as_ifeval_writes_them() -> None:
     (["punctuation:no_comma"], [{"num_words": 3}], "unknown kwargs"),
     (["punctuation:no_comma"], [], "1 instructions but 0 kwargs"),
     (["keywords:letter_frequency"], [{"letter": "ab", "let_frequency": 1,
-                                      "let_relation": "at least"}], "one character"),
+                                      "let_relation": "at least"}], "one non-whitespace character"),
     (["length_constraints:nth_paragraph_first_word"],
      [{"num_paragraphs": 2, "nth_paragraph": 3, "first_word": "a"}], "nth_paragraph"),
 ])

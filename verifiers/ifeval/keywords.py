@@ -71,8 +71,8 @@ def _letter_norm(kw: Kwargs) -> Kwargs:
     need_int(kw, "let_frequency")
     need_relation(kw, "let_relation")
     letter = str(kw["letter"])
-    if len(letter) != 1:
-        raise ValueError(f"letter must be one character, not {letter!r}")
+    if len(letter) != 1 or letter.isspace():
+        raise ValueError(f"letter must be one non-whitespace character, not {letter!r}")
     return {**kw, "letter": letter.lower()}
 
 
