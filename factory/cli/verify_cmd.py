@@ -1,4 +1,5 @@
-"""`factory verify math | code`: a verifier on its own, line by line, results in input order."""
+"""`factory verify math | code | ifeval`: a verifier on its own, line by line, results in input
+order."""
 
 from __future__ import annotations
 
@@ -85,4 +86,28 @@ def code(path: Path, out: Path | None = typer.Option(None, help="default: standa
                                 str(rec.get("prompt") or "")) for rec in records], timeout)
     for rec, (ok, details) in zip(records, results, strict=True):
         rec.update(passed=ok, status=status_of(ok, details), reason=details.get("detail"))
+    _write(records, out)
+
+
+def _ifeval_line(rec: dict[str, Any]) -> None:
+    from verifiers.ifeval import prepare
+
+    if not isinstance(rec["response"], str):
+        raise ValueError("field 'response' is not a string")
+    prepare(rec["instruction_id_list"], rec["kwargs"])
+
+
+@app.command("ifeval")
+def ifeval(path: Path, out: Path | None = typer.Option(None, help="default: standard output")
+           ) -> None:
+    """Read {"response", "instruction_id_list", "kwargs"} lines (IFEval's format: kwargs is a
+    list of objects, one per instruction, null values unset); write each back with "strict"
+    and "loose", one boolean per instruction. A bad line is an error naming it."""
+    from verifiers.ifeval import evaluate
+
+    records = _read(path, ("response", "instruction_id_list", "kwargs"), strings=False,
+                    check=_ifeval_line)
+    for rec in records:
+        result = evaluate(rec["response"], rec["instruction_id_list"], rec["kwargs"])
+        rec.update(strict=result.strict, loose=result.loose)
     _write(records, out)

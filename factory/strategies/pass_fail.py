@@ -19,6 +19,9 @@ from pydantic import Field
 from factory.strategies.base import Curation, JudgedSample, PromptSpec, Strategy, StrategyParams
 from factory.strategies.curation import distinct, pair_line, sft_line, spread_pairs
 
+# Which failing samples may be a pair's rejected side (all of them unless a strategy says)
+Rejectable = Callable[[list[JudgedSample]], list[JudgedSample]]
+
 
 class PassFailParams(StrategyParams):
     first_round: int = Field(4, ge=1, description="samples per prompt in the first round")
@@ -42,7 +45,7 @@ class PassFailStrategy(Strategy):
         left = p.max_samples - len(judged)
         if round == 0:
             return max(0, min(p.first_round, left))
-        if quota_met(judged, p.sft_per_problem, p.pairs_per_problem) or settled(
+        if quota_met(judged, p.sft_per_problem, p.pairs_per_problem, self.rejectable) or settled(
                 judged, p.settle_after):
             return 0
         return max(0, min(p.per_round, left))
@@ -50,25 +53,33 @@ class PassFailStrategy(Strategy):
     def curation_meta(self, prompt: PromptSpec) -> dict[str, Any]:
         return {}
 
+    def rejectable(self, wrong: list[JudgedSample]) -> list[JudgedSample]:
+        """The distinct failing samples a pair may reject (all of them, here)."""
+        return wrong
+
     def pair_meta(self, chosen: JudgedSample, rejected: JudgedSample) -> dict[str, Any]:
         return {}
 
     def curate(self, prompt: PromptSpec, judged: list[JudgedSample]) -> Curation:
         return curate_pass_fail(prompt, judged, self.params.sft_per_problem,
                                 self.params.pairs_per_problem, self.curation_meta(prompt),
-                                self.pair_meta)
+                                self.pair_meta, self.rejectable)
 
 
-def _outcomes(judged: list[JudgedSample]) -> tuple[int, int]:
-    """Distinct passing and distinct failing samples; a sample whose check errored is neither."""
+def _outcomes(judged: list[JudgedSample], rejectable: Rejectable | None = None
+              ) -> tuple[int, int]:
+    """Distinct passing and distinct failing samples (those ``rejectable`` keeps); a sample
+    whose check errored is neither."""
     sound = [s for s in judged if s.verdict.error is None]
+    wrong = distinct([s for s in sound if not s.verdict.passed])
     return (len(distinct([s for s in sound if s.verdict.passed])),
-            len(distinct([s for s in sound if not s.verdict.passed])))
+            len(rejectable(wrong) if rejectable else wrong))
 
 
-def quota_met(judged: list[JudgedSample], k: int, m: int) -> bool:
+def quota_met(judged: list[JudgedSample], k: int, m: int,
+              rejectable: Rejectable | None = None) -> bool:
     """Whether curation could already keep k SFT lines and m pairs (see spread_pairs)."""
-    right, wrong = _outcomes(judged)
+    right, wrong = _outcomes(judged, rejectable)
     return right >= k and right * wrong >= m
 
 
@@ -81,9 +92,11 @@ def settled(judged: list[JudgedSample], after: int | None) -> bool:
 def curate_pass_fail(prompt: PromptSpec, judged: list[JudgedSample], k: int, m: int,
                      meta: dict[str, Any] | None = None,
                      pair_meta: Callable[[JudgedSample, JudgedSample], dict[str, Any]]
-                     | None = None) -> Curation:
+                     | None = None, rejectable: Rejectable | None = None) -> Curation:
     right = distinct([s for s in judged if s.verdict.passed])
     wrong = distinct([s for s in judged if not s.verdict.passed])
+    if rejectable:
+        wrong = rejectable(wrong)
     rate = sum(s.verdict.passed for s in judged) / len(judged) if judged else 0.0
     meta = {"pass_rate": rate, "samples": len(judged), **(meta or {})}
     sft = [sft_line(prompt.messages, s, meta) for s in right[:k]]
