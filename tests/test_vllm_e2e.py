@@ -164,6 +164,9 @@ STRATEGY_RUNS = {
     "repurpose": Run(SeedKind.text, "alice_in_wonderland.txt", 3, {
         "batch_size": 3, "candidates": 2, "max_tokens": 96, "min_score": 1,
         "judge_max_tokens": 256}, gens_per_seed=2, window=SMALL_PASSAGES),
+    # 1-3 IFEval constraints worded into each prompt, the replies checked by verifiers.ifeval
+    "ifeval": Run(SeedKind.prompts, "prompts.jsonl", 3, {
+        "batch_size": 3, "max_samples": 4, "max_tokens": 48}),
     # several sampling settings per instruction, for people to rank in the annotation app
     "respond": Run(SeedKind.prompts, "prompts.jsonl", 3, {
         "batch_size": 3, "temperatures": [0.3, 1.2], "max_tokens": 48}, gens_per_seed=2),
@@ -214,6 +217,14 @@ def test_every_strategy_runs_on_vllm_redis_and_postgres(
         passing = {g.prompt_id for g in acc.generations if acc.verdicts[g.id].passed}
         assert len(sft) == len(passing)
         assert all(m[-1]["content"] == ref["passage"] for m, ref in sft)
+    if strategy == "ifeval":  # one strict and one loose verdict per constraint drawn
+        with pg() as s:
+            wanted = {p.id: len(p.reference["instruction_id_list"])
+                      for p in s.scalars(select(Prompt).where(Prompt.job_id == job_id))}
+        for g in acc.generations:
+            details = acc.verdicts[g.id].details
+            assert len(details["strict"]) == len(details["loose"]) == wanted[g.prompt_id]
+            assert acc.verdicts[g.id].passed == all(details["strict"])
     if strategy == "respond":
         made = cli(env, "annotate", "create", "--job", str(job_id), "--k", "2")
         assert made.returncode == 0, made.stdout + made.stderr
