@@ -1,8 +1,9 @@
 """Ranking tasks on SQLite and PostgreSQL: accounts, hand-out, k, skips, undo and edit, the
-pairs and SFT lines rankings become, agreement, and two annotators at once (PostgreSQL)."""
+pairs and SFT lines rankings become, agreement, and annotators at once (both stores)."""
 
 import json
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -96,6 +97,21 @@ def test_a_lapsed_claim_on_a_task_others_finished_is_dropped(sessions, tmp_path)
     with sessions.begin() as s:
         mine = task_queue.next_task(s, ids["ann"], claim_minutes=0)
         assert mine.task.id != held.task.id  # the finished task is not shown to ann again
+
+
+def test_a_live_claim_on_a_task_others_filled_is_dropped(sessions, tmp_path) -> None:
+    """A claim left on a task whose k rankings are in (as a race on an unlocked store left
+    one): its holder is handed the next task, not one with no ranking left to give."""
+    _, ids = annotation_store(sessions, tmp_path, k=1, count=2)
+    with sessions.begin() as s:
+        held = task_queue.next_task(s, ids["ann"])
+        task = s.get_one(AnnotationTask, held.task.id)
+        s.add(Ranking(task_id=task.id, annotator_id=ids["bob"], tiers=[task.generation_ids],
+                      shown_order=task.generation_ids))
+    with sessions.begin() as s:
+        mine = task_queue.next_task(s, ids["ann"])
+        assert mine is not None and mine.task.id != held.task.id
+        assert task_queue.progress(s, ids["ann"]) == (0, 1)
 
 
 def test_positions_are_random_per_annotator_stable_and_stored(sessions, tmp_path) -> None:
@@ -193,8 +209,8 @@ def test_agreement_over_the_store(sessions, tmp_path) -> None:
 
 @pytest.mark.services
 @pytest.mark.parametrize("k, people", [(1, 4), (2, 3)])
-def test_annotators_at_once_never_take_a_task_past_k(pg_url, tmp_path, k, people) -> None:
-    sessions = sessionmaker_for(pg_url)
+def test_annotators_at_once_never_take_a_task_past_k(store_url, tmp_path, k, people) -> None:
+    sessions = sessionmaker_for(store_url)
     job_id = responses_job(sessions, tmp_path, count=30)
     with sessions.begin() as s:
         assert task_queue.create_tasks(s, job_id, k=k) == (30, 0)
@@ -202,22 +218,29 @@ def test_annotators_at_once_never_take_a_task_past_k(pg_url, tmp_path, k, people
     start = threading.Barrier(people)
     judged: dict[int, list[int]] = {i: [] for i in ids}
 
+    errors: list[BaseException] = []
+
     def work(annotator_id: int) -> None:
         start.wait()
-        while True:
-            with sessions.begin() as s:
-                shown = task_queue.next_task(s, annotator_id)
-                if shown is None:
-                    return
-                task_queue.submit(s, annotator_id, shown.task.id,
-                             [[g] for g, _ in shown.responses])
-            judged[annotator_id].append(shown.task.id)
+        try:
+            while True:
+                with sessions.begin() as s:
+                    shown = task_queue.next_task(s, annotator_id)
+                    if shown is None:
+                        return
+                    task_queue.submit(s, annotator_id, shown.task.id,
+                                      [[g] for g, _ in shown.responses])
+                judged[annotator_id].append(shown.task.id)
+                time.sleep(0.02)  # reading the next task: the others get their turn
+        except Exception as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in ids]
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
+    assert not errors, errors
     assert all(len(set(done)) == len(done) for done in judged.values())  # never twice
     everything = [t for done in judged.values() for t in done]
     assert sorted(everything) == sorted(list(range(1, 31)) * k)  # each task k times, none lost
