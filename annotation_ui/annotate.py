@@ -20,26 +20,31 @@ GUIDELINES = """
 """
 
 
-def _submit(user: User, task_id: int, tiers: Tiers, all_bad: bool = False,
-            skipped: bool = False) -> None:
+def _submit(user: User, task_id: int, shown: list[int], tiers: Tiers, choice: str,
+            all_bad: bool = False, skipped: bool = False) -> None:
+    """Save what was chosen for the task on screen (``shown``: its responses in the order
+    drawn); the flash names the task and the choice, or why nothing was saved."""
     comment = st.session_state.get(f"comment-{task_id}")
     try:
         with sessions().begin() as s:
-            task_queue.submit(s, user.id, task_id, tiers, all_bad=all_bad, skipped=skipped,
-                              comment=comment)
+            task_queue.submit(s, user.id, task_id, tiers, shown=shown, all_bad=all_bad,
+                              skipped=skipped, comment=comment)
     except task_queue.TaskError as exc:
         st.session_state["flash"] = ("error", str(exc))
         return
     st.session_state.pop("editing", None)
-    st.session_state["flash"] = ("success", "Skipped." if skipped else "Saved.")
+    st.session_state["flash"] = ("success", f"Task {task_id}: skipped." if skipped
+                                 else f"Task {task_id}: saved “{choice}”.")
 
 
-def _submit_ranks(user: User, task_id: int, keys: dict[int, str], all_bad: bool = False
-                  ) -> None:
+def _submit_ranks(user: User, task_id: int, shown: list[int], keys: dict[int, str],
+                  all_bad: bool = False) -> None:
     """The ranks chosen in the select boxes (read when the button is pressed) as tiers."""
     ranks = {g: st.session_state[key] for g, key in keys.items()}
     tiers = [[g for g, r in ranks.items() if r == value] for value in sorted(set(ranks.values()))]
-    _submit(user, task_id, tiers, all_bad=all_bad)
+    choice = ", ".join(f"response {shown.index(g) + 1}: rank {r}" for g, r in ranks.items())
+    _submit(user, task_id, shown, tiers, choice + (" (all bad)" if all_bad else ""),
+            all_bad=all_bad)
 
 
 def _undo(user: User) -> None:
@@ -65,17 +70,19 @@ def _pairwise(user: User, shown: task_queue.Shown) -> None:
         with col, st.container(border=True):
             st.subheader(f"Response {label}")
             show_untrusted(text)
-    tid = shown.task.id
+    tid, order = shown.task.id, [a, b]
+    # keys carry the task: a press meant for a task that has left the screen finds no button
     cols = st.columns(5)
-    cols[0].button("A is better", key="a", shortcut="A", on_click=_submit,
-                   args=(user, tid, [[a], [b]]), type="primary")
-    cols[1].button("B is better", key="b", shortcut="B", on_click=_submit,
-                   args=(user, tid, [[b], [a]]), type="primary")
-    cols[2].button("Tie", key="tie", shortcut="T", on_click=_submit, args=(user, tid, [[a, b]]))
-    cols[3].button("Both bad", key="bad", shortcut="X", on_click=_submit,
-                   args=(user, tid, [[a, b]]), kwargs={"all_bad": True})
-    cols[4].button("Skip", key="skip", shortcut="S", on_click=_submit, args=(user, tid, []),
-                   kwargs={"skipped": True})
+    cols[0].button("A is better", key=f"a-{tid}", shortcut="A", on_click=_submit,
+                   args=(user, tid, order, [[a], [b]], "A is better"), type="primary")
+    cols[1].button("B is better", key=f"b-{tid}", shortcut="B", on_click=_submit,
+                   args=(user, tid, order, [[b], [a]], "B is better"), type="primary")
+    cols[2].button("Tie", key=f"tie-{tid}", shortcut="T", on_click=_submit,
+                   args=(user, tid, order, [[a, b]], "tie"))
+    cols[3].button("Both bad", key=f"bad-{tid}", shortcut="X", on_click=_submit,
+                   args=(user, tid, order, [[a, b]], "both bad"), kwargs={"all_bad": True})
+    cols[4].button("Skip", key=f"skip-{tid}", shortcut="S", on_click=_submit,
+                   args=(user, tid, order, [], "skip"), kwargs={"skipped": True})
 
 
 def _ranked(user: User, shown: task_queue.Shown) -> None:
@@ -88,14 +95,14 @@ def _ranked(user: User, shown: task_queue.Shown) -> None:
             show_untrusted(text)
             keys[gen_id] = f"rank-{shown.task.id}-{i}"
             st.selectbox(f"Rank of response {i + 1}", range(1, n + 1), index=i, key=keys[gen_id])
-    tid = shown.task.id
+    tid, order = shown.task.id, [g for g, _ in shown.responses]
     cols = st.columns(3)
-    cols[0].button("Submit ranking", key="rank", on_click=_submit_ranks, args=(user, tid, keys),
-                   type="primary")
-    cols[1].button("All bad", key="bad", on_click=_submit_ranks, args=(user, tid, keys),
-                   kwargs={"all_bad": True})
-    cols[2].button("Skip", key="skip", shortcut="S", on_click=_submit, args=(user, tid, []),
-                   kwargs={"skipped": True})
+    cols[0].button("Submit ranking", key=f"rank-{tid}", on_click=_submit_ranks,
+                   args=(user, tid, order, keys), type="primary")
+    cols[1].button("All bad", key=f"bad-{tid}", on_click=_submit_ranks,
+                   args=(user, tid, order, keys), kwargs={"all_bad": True})
+    cols[2].button("Skip", key=f"skip-{tid}", shortcut="S", on_click=_submit,
+                   args=(user, tid, order, [], "skip"), kwargs={"skipped": True})
 
 
 def page() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -145,13 +146,26 @@ def show(session: Session, task: AnnotationTask, annotator_id: int) -> Shown:
     return Shown(task, prompt.messages, [(g, texts[g]) for g in order])
 
 
-def submit(session: Session, annotator_id: int, task_id: int, tiers: Tiers,
-           all_bad: bool = False, skipped: bool = False, comment: str | None = None) -> Ranking:
-    """Record (or replace) the annotator's ranking of a task and update what it yields."""
+def submit(session: Session, annotator_id: int, task_id: int, tiers: Tiers, *,
+           shown: Sequence[int], all_bad: bool = False, skipped: bool = False,
+           comment: str | None = None) -> Ranking:
+    """Record (or replace) the annotator's ranking of a task and update what it yields.
+
+    ``shown`` is the order of the responses on the annotator's screen. A ranking is taken only
+    for the task on their screen: the one they hold a claim on, or the one they ranked last
+    (an edit), in the order it is shown to them; anything else (a key pressed twice, the
+    second press landing on a task not drawn yet) is refused."""
     write_lock(session)
     task = session.get(AnnotationTask, task_id, with_for_update=True)
     if task is None:
         raise TaskError(f"no task {task_id}")
+    last = last_ranking(session, annotator_id)
+    claimed = session.scalar(select(exists().where(AnnotationClaim.task_id == task_id,
+                                                   AnnotationClaim.annotator_id == annotator_id)))
+    if not claimed and (last is None or last.task_id != task_id):
+        raise TaskError(f"task {task_id} is not the one on your screen; nothing saved")
+    if list(shown) != shown_order(task, annotator_id):
+        raise TaskError(f"task {task_id} was not shown to you in that order; nothing saved")
     if not skipped:
         ranked = [g for tier in tiers for g in tier]
         if sorted(ranked) != sorted(task.generation_ids) or any(not t for t in tiers):
