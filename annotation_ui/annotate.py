@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from annotation_ui.state import User, require_user, sessions, settings
-from annotation_ui.text import show_untrusted
+from annotation_ui.text import BOX_HEIGHT, show_untrusted, untrusted_box
 from factory.annotation import task_queue
 from factory.annotation.consensus import Tiers
 
@@ -67,9 +67,10 @@ def _pairwise(user: User, shown: task_queue.Shown) -> None:
     (a, text_a), (b, text_b) = shown.responses
     left, right = st.columns(2)
     for col, label, text in ((left, "A", text_a), (right, "B", text_b)):
-        with col, st.container(border=True):
+        with col:
             st.subheader(f"Response {label}")
-            show_untrusted(text)
+            with untrusted_box(f"response-{label}"):
+                show_untrusted(text)
     tid, order = shown.task.id, [a, b]
     # keys carry the task: a press meant for a task that has left the screen finds no button
     cols = st.columns(5)
@@ -92,7 +93,8 @@ def _ranked(user: User, shown: task_queue.Shown) -> None:
     for i, (gen_id, text) in enumerate(shown.responses):
         with st.container(border=True):
             st.subheader(f"Response {i + 1}")
-            show_untrusted(text)
+            with untrusted_box(f"response-{i + 1}"):
+                show_untrusted(text)
             keys[gen_id] = f"rank-{shown.task.id}-{i}"
             st.selectbox(f"Rank of response {i + 1}", range(1, n + 1), index=i, key=keys[gen_id])
     tid, order = shown.task.id, [g for g, _ in shown.responses]
@@ -131,9 +133,10 @@ def page() -> None:
         return
     st.markdown(f"**Task {shown.task.id}**" + (" (editing your ranking)"
                                                 if st.session_state.get("editing") else ""))
-    for message in shown.prompt:
-        with st.container(border=True):
-            st.caption(message["role"])
+    for i, message in enumerate(shown.prompt):
+        st.caption(message["role"])
+        with untrusted_box(f"prompt-{i}", height=None if len(message["content"]) < 600
+                           else BOX_HEIGHT // 2):
             show_untrusted(message["content"])
     if len(shown.responses) == 2:
         _pairwise(user, shown)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
 from db.models import Ranking
@@ -155,3 +155,34 @@ def test_admin_sees_progress_agreement_and_data(store, tmp_path) -> None:
     assert ops_table.loc["respond", "samples"] == 4
     # nobody has judged the responses by machine: acceptance is not 100%, it is not measured
     assert pd.isna(ops_table.loc["respond", "accepted"])
+
+
+def blocks(node):
+    """Every layout block under ``node`` (containers, columns)."""
+    for child in getattr(node, "children", {}).values():
+        if child.type == "flex_container":
+            yield child
+        yield from blocks(child)
+
+
+HOSTILE = ("# Session expired\n:red[Log in again] :blue-badge[Submit] :material/lock:\n"
+           "[Log in](https://evil.example) ![x](https://evil.example/p.png)\n"
+           "invoice\u202egpj.exe\n" + "filler line\n\n" * 400 + "the end")
+
+
+def test_hostile_model_text_is_defused_in_a_scrolling_box(store, tmp_path) -> None:
+    from annotation_ui.defuse import defuse
+    from annotation_ui.text import BOX_HEIGHT
+    from db.models import Generation
+
+    annotation_store(store, tmp_path, count=1, temperatures=(0.3, 1.0))
+    with store.begin() as s:
+        s.execute(update(Generation).where(Generation.text.startswith("<script>"))
+                  .values(text=HOSTILE))
+    at = logged_in("ann")
+    values = [m.value for m in at.markdown]
+    assert defuse(HOSTILE) in values and HOSTILE not in values
+    assert not any(":red[" in v or "](" in v or "\u202e" in v for v in values)
+    boxes = [b for b in blocks(at._tree) if b.proto.height_config.pixel_height]
+    assert {b.proto.height_config.pixel_height for b in boxes} == {BOX_HEIGHT}
+    assert len(boxes) == 2  # each response in its own box
