@@ -40,7 +40,11 @@ def _submit(user: User, task_id: int, shown: list[int], tiers: Tiers, choice: st
 def _submit_ranks(user: User, task_id: int, shown: list[int], keys: dict[int, str],
                   all_bad: bool = False) -> None:
     """The ranks chosen in the select boxes (read when the button is pressed) as tiers."""
-    ranks = {g: st.session_state[key] for g, key in keys.items()}
+    ranks = {g: st.session_state.get(key) for g, key in keys.items()}
+    if None in ranks.values():
+        st.session_state["flash"] = ("error", f"Task {task_id}: give every response a rank "
+                                     "first; nothing saved.")
+        return
     tiers = [[g for g, r in ranks.items() if r == value] for value in sorted(set(ranks.values()))]
     choice = ", ".join(f"response {shown.index(g) + 1}: rank {r}" for g, r in ranks.items())
     _submit(user, task_id, shown, tiers, choice + (" (all bad)" if all_bad else ""),
@@ -88,7 +92,8 @@ def _pairwise(user: User, shown: task_queue.Shown) -> None:
 
 def _ranked(user: User, shown: task_queue.Shown) -> None:
     n = len(shown.responses)
-    st.caption("Give each response a rank, 1 = best; equal ranks are ties.")
+    st.caption("Give each response a rank, 1 = best; equal ranks are ties. Submit is enabled "
+               "once every response has one (Ctrl+Enter).")
     keys = {}
     for i, (gen_id, text) in enumerate(shown.responses):
         with st.container(border=True):
@@ -96,13 +101,17 @@ def _ranked(user: User, shown: task_queue.Shown) -> None:
             with untrusted_box(f"response-{i + 1}"):
                 show_untrusted(text)
             keys[gen_id] = f"rank-{shown.task.id}-{i}"
-            st.selectbox(f"Rank of response {i + 1}", range(1, n + 1), index=i, key=keys[gen_id])
+            # unranked to start with: an untouched form must not pass for a judgment
+            st.selectbox(f"Rank of response {i + 1}", range(1, n + 1), index=None,
+                         placeholder="rank", key=keys[gen_id])
     tid, order = shown.task.id, [g for g, _ in shown.responses]
+    incomplete = any(st.session_state.get(key) is None for key in keys.values())
     cols = st.columns(3)
-    cols[0].button("Submit ranking", key=f"rank-{tid}", on_click=_submit_ranks,
-                   args=(user, tid, order, keys), type="primary")
+    cols[0].button("Submit ranking", key=f"rank-{tid}", shortcut="Ctrl+Enter",
+                   on_click=_submit_ranks, args=(user, tid, order, keys), type="primary",
+                   disabled=incomplete)
     cols[1].button("All bad", key=f"bad-{tid}", on_click=_submit_ranks,
-                   args=(user, tid, order, keys), kwargs={"all_bad": True})
+                   args=(user, tid, order, keys), kwargs={"all_bad": True}, disabled=incomplete)
     cols[2].button("Skip", key=f"skip-{tid}", shortcut="S", on_click=_submit,
                    args=(user, tid, order, [], "skip"), kwargs={"skipped": True})
 

@@ -106,9 +106,14 @@ def test_more_than_two_responses_are_ranked_as_a_list(store, tmp_path) -> None:
     annotation_store(store, tmp_path, count=1)
     at = logged_in("ann")
     assert len(at.selectbox) == 3
-    at.selectbox[0].select(2)
-    at.selectbox[1].select(2)
-    at.selectbox[2].select(1)
+    # unranked to start with, and no submitting until every response has a rank
+    assert [box.value for box in at.selectbox] == [None, None, None]
+    assert at.button(key="rank-1").disabled and at.button(key="bad-1").disabled
+    at.selectbox[0].select(2).run()
+    at.selectbox[1].select(2).run()
+    assert at.button(key="rank-1").disabled
+    at.selectbox[2].select(1).run()
+    assert not at.button(key="rank-1").disabled
     press(at, "rank")
     [j] = rankings(store)
     order = j.shown_order
