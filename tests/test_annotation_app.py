@@ -125,7 +125,7 @@ def test_annotators_cannot_reach_admin_pages(store, tmp_path) -> None:
     at = logged_in("ann")
     with pytest.raises(ValueError):
         at.switch_page("views/progress.py")
-    for page in ("views/data.py", "views/operations.py"):
+    for page in ("views/data.py", "views/operations.py", "views/lockouts.py"):
         with pytest.raises(ValueError):
             at.switch_page(page)
     direct = AppTest.from_file(str(ROOT / "annotation_ui" / "views" / "progress.py"))
@@ -191,3 +191,24 @@ def test_hostile_model_text_is_defused_in_a_scrolling_box(store, tmp_path) -> No
     boxes = [b for b in blocks(at._tree) if b.proto.height_config.pixel_height]
     assert {b.proto.height_config.pixel_height for b in boxes} == {BOX_HEIGHT}
     assert len(boxes) == 2  # each response in its own box
+
+
+def test_password_guessing_backs_off_and_admins_clear_it(store, tmp_path) -> None:
+    from factory.annotation import lockouts
+
+    annotation_store(store, tmp_path, count=1, temperatures=(0.3, 1.0))
+    for _ in range(lockouts.FREE[lockouts.ACCOUNT] + 1):
+        at = logged_in("ann", "a wrong guess")
+        assert [e.value for e in at.error] == ["Wrong name or password."]
+    at = logged_in("ann")  # the right password, while the account is locked
+    [refused] = [e.value for e in at.error]
+    assert refused.startswith("Too many failed log-ins for this account. Try again at ")
+    assert [t.value for t in at.title] == ["Annotation: log in"]
+    admin = logged_in("root")
+    admin.switch_page("views/lockouts.py").run()
+    table = admin.dataframe[0].value
+    assert list(table["key"]) == ["ann"] and bool(table["locked"].iloc[0])
+    admin.multiselect(key="clear-ids").select(int(table["id"].iloc[0])).run()
+    admin.button(key="clear").click().run()
+    assert [i.value for i in admin.info] == ["No failed log-ins on record."]
+    assert [t.value for t in logged_in("ann").title] == ["Rank the responses"]
