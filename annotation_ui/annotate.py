@@ -16,6 +16,7 @@ GUIDELINES = """
 - **Tie** when neither is better; **all bad** when none is acceptable (you can still order
   them). **Skip** if you cannot judge this task; someone else will.
 - Keys for two responses: **A** or **B** (better), **T** tie, **X** both bad, **S** skip.
+  For more, give each a rank (they start unranked), then **Ctrl+Enter** submits.
 - Undo or edit your last ranking with the buttons at the top.
 """
 
