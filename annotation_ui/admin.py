@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from annotation_ui.state import require_admin, sessions
-from factory.annotation import stats
+from factory.annotation import lockouts, stats
 
 
 def progress_page() -> None:
@@ -40,3 +40,24 @@ def data_page() -> None:
         index="strategy", columns="series", values=["sft", "pairs"], aggfunc="sum", fill_value=0)
     chart.columns = [f"{kind} ({source})" for kind, source in chart.columns]
     st.bar_chart(chart)
+
+
+def lockouts_page() -> None:
+    require_admin()
+    st.title("Log-in lockouts")
+    st.caption(f"An account name is locked after {lockouts.FREE[lockouts.ACCOUNT]} failed "
+               f"log-ins in a row, a client address after {lockouts.FREE[lockouts.CLIENT]}; "
+               "each further failure doubles the wait. Clearing forgets the failures.")
+    with sessions()() as s:
+        rows = lockouts.throttled(s)
+    if not rows:
+        st.info("No failed log-ins on record.")
+        return
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    labels = {r["id"]: f"{r['kind']} {r['key']}" + (" (locked)" if r["locked"] else "")
+              for r in rows}
+    chosen = st.multiselect("Clear", list(labels), format_func=labels.get, key="clear-ids")
+    if st.button("Clear the chosen", key="clear", disabled=not chosen):
+        with sessions().begin() as s:
+            lockouts.clear(s, chosen)
+        st.rerun()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from annotation_ui.state import User, require_user, sessions, settings
-from annotation_ui.text import show_untrusted
+from annotation_ui.text import BOX_HEIGHT, show_untrusted, untrusted_box
 from factory.annotation import task_queue
 from factory.annotation.consensus import Tiers
 
@@ -16,30 +16,40 @@ GUIDELINES = """
 - **Tie** when neither is better; **all bad** when none is acceptable (you can still order
   them). **Skip** if you cannot judge this task; someone else will.
 - Keys for two responses: **A** or **B** (better), **T** tie, **X** both bad, **S** skip.
+  For more, give each a rank (they start unranked), then **Ctrl+Enter** submits.
 - Undo or edit your last ranking with the buttons at the top.
 """
 
 
-def _submit(user: User, task_id: int, tiers: Tiers, all_bad: bool = False,
-            skipped: bool = False) -> None:
+def _submit(user: User, task_id: int, shown: list[int], tiers: Tiers, choice: str,
+            all_bad: bool = False, skipped: bool = False) -> None:
+    """Save what was chosen for the task on screen (``shown``: its responses in the order
+    drawn); the flash names the task and the choice, or why nothing was saved."""
     comment = st.session_state.get(f"comment-{task_id}")
     try:
         with sessions().begin() as s:
-            task_queue.submit(s, user.id, task_id, tiers, all_bad=all_bad, skipped=skipped,
-                              comment=comment)
+            task_queue.submit(s, user.id, task_id, tiers, shown=shown, all_bad=all_bad,
+                              skipped=skipped, comment=comment)
     except task_queue.TaskError as exc:
         st.session_state["flash"] = ("error", str(exc))
         return
     st.session_state.pop("editing", None)
-    st.session_state["flash"] = ("success", "Skipped." if skipped else "Saved.")
+    st.session_state["flash"] = ("success", f"Task {task_id}: skipped." if skipped
+                                 else f"Task {task_id}: saved “{choice}”.")
 
 
-def _submit_ranks(user: User, task_id: int, keys: dict[int, str], all_bad: bool = False
-                  ) -> None:
+def _submit_ranks(user: User, task_id: int, shown: list[int], keys: dict[int, str],
+                  all_bad: bool = False) -> None:
     """The ranks chosen in the select boxes (read when the button is pressed) as tiers."""
-    ranks = {g: st.session_state[key] for g, key in keys.items()}
+    ranks = {g: st.session_state.get(key) for g, key in keys.items()}
+    if None in ranks.values():
+        st.session_state["flash"] = ("error", f"Task {task_id}: give every response a rank "
+                                     "first; nothing saved.")
+        return
     tiers = [[g for g, r in ranks.items() if r == value] for value in sorted(set(ranks.values()))]
-    _submit(user, task_id, tiers, all_bad=all_bad)
+    choice = ", ".join(f"response {shown.index(g) + 1}: rank {r}" for g, r in ranks.items())
+    _submit(user, task_id, shown, tiers, choice + (" (all bad)" if all_bad else ""),
+            all_bad=all_bad)
 
 
 def _undo(user: User) -> None:
@@ -62,40 +72,49 @@ def _pairwise(user: User, shown: task_queue.Shown) -> None:
     (a, text_a), (b, text_b) = shown.responses
     left, right = st.columns(2)
     for col, label, text in ((left, "A", text_a), (right, "B", text_b)):
-        with col, st.container(border=True):
+        with col:
             st.subheader(f"Response {label}")
-            show_untrusted(text)
-    tid = shown.task.id
+            with untrusted_box(f"response-{label}"):
+                show_untrusted(text)
+    tid, order = shown.task.id, [a, b]
+    # keys carry the task: a press meant for a task that has left the screen finds no button
     cols = st.columns(5)
-    cols[0].button("A is better", key="a", shortcut="A", on_click=_submit,
-                   args=(user, tid, [[a], [b]]), type="primary")
-    cols[1].button("B is better", key="b", shortcut="B", on_click=_submit,
-                   args=(user, tid, [[b], [a]]), type="primary")
-    cols[2].button("Tie", key="tie", shortcut="T", on_click=_submit, args=(user, tid, [[a, b]]))
-    cols[3].button("Both bad", key="bad", shortcut="X", on_click=_submit,
-                   args=(user, tid, [[a, b]]), kwargs={"all_bad": True})
-    cols[4].button("Skip", key="skip", shortcut="S", on_click=_submit, args=(user, tid, []),
-                   kwargs={"skipped": True})
+    cols[0].button("A is better", key=f"a-{tid}", shortcut="A", on_click=_submit,
+                   args=(user, tid, order, [[a], [b]], "A is better"), type="primary")
+    cols[1].button("B is better", key=f"b-{tid}", shortcut="B", on_click=_submit,
+                   args=(user, tid, order, [[b], [a]], "B is better"), type="primary")
+    cols[2].button("Tie", key=f"tie-{tid}", shortcut="T", on_click=_submit,
+                   args=(user, tid, order, [[a, b]], "tie"))
+    cols[3].button("Both bad", key=f"bad-{tid}", shortcut="X", on_click=_submit,
+                   args=(user, tid, order, [[a, b]], "both bad"), kwargs={"all_bad": True})
+    cols[4].button("Skip", key=f"skip-{tid}", shortcut="S", on_click=_submit,
+                   args=(user, tid, order, [], "skip"), kwargs={"skipped": True})
 
 
 def _ranked(user: User, shown: task_queue.Shown) -> None:
     n = len(shown.responses)
-    st.caption("Give each response a rank, 1 = best; equal ranks are ties.")
+    st.caption("Give each response a rank, 1 = best; equal ranks are ties. Submit is enabled "
+               "once every response has one (Ctrl+Enter).")
     keys = {}
     for i, (gen_id, text) in enumerate(shown.responses):
         with st.container(border=True):
             st.subheader(f"Response {i + 1}")
-            show_untrusted(text)
+            with untrusted_box(f"response-{i + 1}"):
+                show_untrusted(text)
             keys[gen_id] = f"rank-{shown.task.id}-{i}"
-            st.selectbox(f"Rank of response {i + 1}", range(1, n + 1), index=i, key=keys[gen_id])
-    tid = shown.task.id
+            # unranked to start with: an untouched form must not pass for a judgment
+            st.selectbox(f"Rank of response {i + 1}", range(1, n + 1), index=None,
+                         placeholder="rank", key=keys[gen_id])
+    tid, order = shown.task.id, [g for g, _ in shown.responses]
+    incomplete = any(st.session_state.get(key) is None for key in keys.values())
     cols = st.columns(3)
-    cols[0].button("Submit ranking", key="rank", on_click=_submit_ranks, args=(user, tid, keys),
-                   type="primary")
-    cols[1].button("All bad", key="bad", on_click=_submit_ranks, args=(user, tid, keys),
-                   kwargs={"all_bad": True})
-    cols[2].button("Skip", key="skip", shortcut="S", on_click=_submit, args=(user, tid, []),
-                   kwargs={"skipped": True})
+    cols[0].button("Submit ranking", key=f"rank-{tid}", shortcut="Ctrl+Enter",
+                   on_click=_submit_ranks, args=(user, tid, order, keys), type="primary",
+                   disabled=incomplete)
+    cols[1].button("All bad", key=f"bad-{tid}", on_click=_submit_ranks,
+                   args=(user, tid, order, keys), kwargs={"all_bad": True}, disabled=incomplete)
+    cols[2].button("Skip", key=f"skip-{tid}", shortcut="S", on_click=_submit,
+                   args=(user, tid, order, [], "skip"), kwargs={"skipped": True})
 
 
 def page() -> None:
@@ -124,9 +143,10 @@ def page() -> None:
         return
     st.markdown(f"**Task {shown.task.id}**" + (" (editing your ranking)"
                                                 if st.session_state.get("editing") else ""))
-    for message in shown.prompt:
-        with st.container(border=True):
-            st.caption(message["role"])
+    for i, message in enumerate(shown.prompt):
+        st.caption(message["role"])
+        with untrusted_box(f"prompt-{i}", height=None if len(message["content"]) < 600
+                           else BOX_HEIGHT // 2):
             show_untrusted(message["content"])
     if len(shown.responses) == 2:
         _pairwise(user, shown)

@@ -19,7 +19,8 @@ else:
     if user.role == "admin":
         pages += [st.Page("views/progress.py", title="Progress"),
                   st.Page("views/data.py", title="Data"),
-                  st.Page("views/operations.py", title="Operations")]
+                  st.Page("views/operations.py", title="Operations"),
+                  st.Page("views/lockouts.py", title="Lockouts")]
     with st.sidebar:
         st.write(f"Logged in as **{user.name}** ({user.role})")
         if st.button("Log out", key="logout"):

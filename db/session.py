@@ -39,6 +39,24 @@ def sessionmaker_for(url: str, pooled: bool = True) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url, pooled), expire_on_commit=False)
 
 
+def write_lock(session: Session) -> None:
+    """On SQLite, take the database's write lock now (``BEGIN IMMEDIATE``), so what this
+    transaction reads before it writes cannot change under it: a count checked and then acted
+    on holds (another writer waits on the busy timeout). On PostgreSQL, nothing: row locks do
+    that there.
+
+    pysqlite (legacy transaction control, SQLAlchemy's default) opens a transaction only before
+    the first INSERT/UPDATE/DELETE, so until then the connection holds no lock and reads in
+    autocommit; an explicit BEGIN is allowed in that state, and once a write has opened the
+    transaction the lock is held already."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        driver.execute("BEGIN IMMEDIATE")
+
+
 def insert_ignore(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
     """Insert rows, silently skipping those whose unique key already exists (idempotent writes)."""
     if not rows:

@@ -1,8 +1,9 @@
 """Ranking tasks on SQLite and PostgreSQL: accounts, hand-out, k, skips, undo and edit, the
-pairs and SFT lines rankings become, agreement, and two annotators at once (PostgreSQL)."""
+pairs and SFT lines rankings become, agreement, and annotators at once (both stores)."""
 
 import json
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +17,11 @@ from factory.annotation.stats import data_per_strategy, inter_annotator_agreemen
 from factory.export import ExportFilter, export
 from tests.annotation_helpers import PASSWORD, annotation_store, responses_job
 from tests.conftest import env_for
+
+
+def on_screen(shown: task_queue.Shown) -> list[int]:
+    """The order of the responses as the annotator sees them."""
+    return [g for g, _ in shown.responses]
 
 
 def test_accounts_hash_passwords_and_check_them(sessions) -> None:
@@ -56,7 +62,7 @@ def test_k_distinct_annotators_and_never_the_same_task_twice(store_url, tmp_path
                 if shown is None:
                     break
                 order = [g for g, _ in shown.responses]
-                task_queue.submit(s, ids[name], shown.task.id, [[g] for g in order])
+                task_queue.submit(s, ids[name], shown.task.id, [[g] for g in order], shown=order)
                 seen.setdefault(name, []).append(shown.task.id)
     assert seen["ann"] == seen["bob"] == [1, 2] and "cy" not in seen  # k = 2 reached
     with sessions() as s:
@@ -69,7 +75,8 @@ def test_a_skip_does_not_count_and_is_not_offered_again(sessions, tmp_path) -> N
     _, ids = annotation_store(sessions, tmp_path, k=1, count=1)
     with sessions.begin() as s:
         first = task_queue.next_task(s, ids["ann"])
-        task_queue.submit(s, ids["ann"], first.task.id, [], skipped=True)
+        task_queue.submit(s, ids["ann"], first.task.id, [], skipped=True,
+                          shown=on_screen(first))
         assert task_queue.next_task(s, ids["ann"]) is None
         assert task_queue.progress(s, ids["ann"]) == (1, 0)
         again = task_queue.next_task(s, ids["bob"])
@@ -90,12 +97,58 @@ def test_a_lapsed_claim_on_a_task_others_finished_is_dropped(sessions, tmp_path)
         held = task_queue.next_task(s, ids["ann"])
         other = task_queue.next_task(s, ids["bob"], claim_minutes=0)  # ann's claim has lapsed
         assert other.task.id == held.task.id
-        task_queue.submit(s, ids["bob"], other.task.id, [[g] for g, _ in other.responses])
-        with pytest.raises(task_queue.TaskError, match="has its 1 rankings already"):
-            task_queue.submit(s, ids["ann"], held.task.id, [[g] for g, _ in held.responses])
+        task_queue.submit(s, ids["bob"], other.task.id, [[g] for g, _ in other.responses],
+                          shown=on_screen(other))
+        with pytest.raises(task_queue.TaskError, match="not the one on your screen"):
+            task_queue.submit(s, ids["ann"], held.task.id, [[g] for g, _ in held.responses],
+                              shown=on_screen(held))
     with sessions.begin() as s:
         mine = task_queue.next_task(s, ids["ann"], claim_minutes=0)
         assert mine.task.id != held.task.id  # the finished task is not shown to ann again
+
+
+def test_a_live_claim_on_a_task_others_filled_is_dropped(sessions, tmp_path) -> None:
+    """A claim left on a task whose k rankings are in (as a race on an unlocked store left
+    one): its holder is handed the next task, not one with no ranking left to give."""
+    _, ids = annotation_store(sessions, tmp_path, k=1, count=2)
+    with sessions.begin() as s:
+        held = task_queue.next_task(s, ids["ann"])
+        task = s.get_one(AnnotationTask, held.task.id)
+        s.add(Ranking(task_id=task.id, annotator_id=ids["bob"], tiers=[task.generation_ids],
+                      shown_order=task.generation_ids))
+    with sessions.begin() as s:
+        mine = task_queue.next_task(s, ids["ann"])
+        assert mine is not None and mine.task.id != held.task.id
+        assert task_queue.progress(s, ids["ann"]) == (0, 1)
+
+
+def test_a_ranking_is_taken_only_for_the_task_on_screen_in_its_order(sessions,
+                                                                     tmp_path) -> None:
+    """A key pressed twice: the second press must not judge a task nobody saw."""
+    _, ids = annotation_store(sessions, tmp_path, k=2, count=3)
+    with sessions.begin() as s:
+        first = task_queue.next_task(s, ids["ann"])
+        order = on_screen(first)
+        with pytest.raises(task_queue.TaskError, match="not shown to you in that order"):
+            task_queue.submit(s, ids["ann"], first.task.id, [[g] for g in order],
+                              shown=order[::-1])
+        task_queue.submit(s, ids["ann"], first.task.id, [[g] for g in order], shown=order)
+        # the next task is not claimed yet (not drawn): a ranking of it is refused
+        unseen = first.task.id + 1
+        with sessions() as other:
+            task = other.get_one(AnnotationTask, unseen)
+            unseen_order = task_queue.shown_order(task, ids["ann"])
+        with pytest.raises(task_queue.TaskError, match=f"task {unseen} is not the one on"):
+            task_queue.submit(s, ids["ann"], unseen, [unseen_order], shown=unseen_order)
+        # the task just ranked may be ranked again (an edit of the last ranking)
+        task_queue.submit(s, ids["ann"], first.task.id, [order], shown=order)
+        drawn = task_queue.next_task(s, ids["ann"])
+        assert drawn.task.id == unseen
+        with pytest.raises(task_queue.TaskError, match="not the one on your screen"):
+            task_queue.submit(s, ids["bob"], unseen, [unseen_order], shown=unseen_order)
+        task_queue.submit(s, ids["ann"], unseen, [unseen_order], shown=unseen_order)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Ranking)) == 2
 
 
 def test_positions_are_random_per_annotator_stable_and_stored(sessions, tmp_path) -> None:
@@ -108,7 +161,8 @@ def test_positions_are_random_per_annotator_stable_and_stored(sessions, tmp_path
             assert task_queue.shown_order(task, ids["ann"]) == orders[task.id][0]
         shown = task_queue.next_task(s, ids["ann"])
         assert [g for g, _ in shown.responses] == orders[shown.task.id][0]
-        j = task_queue.submit(s, ids["ann"], shown.task.id, [[g] for g, _ in shown.responses])
+        j = task_queue.submit(s, ids["ann"], shown.task.id, [[g] for g, _ in shown.responses],
+                              shown=on_screen(shown))
         assert j.shown_order == orders[shown.task.id][0]
     assert any(a != b for a, b in orders.values())
 
@@ -119,8 +173,9 @@ def test_rankings_become_pairs_and_the_best_an_sft_line(sessions, tmp_path) -> N
         shown = task_queue.next_task(s, ids["ann"])
         a, b, c = [g for g, _ in shown.responses]
         with pytest.raises(task_queue.TaskError, match="orders each of its responses once"):
-            task_queue.submit(s, ids["ann"], shown.task.id, [[a], [b]])
-        task_queue.submit(s, ids["ann"], shown.task.id, [[a], [b, c]], comment=" clear winner ")
+            task_queue.submit(s, ids["ann"], shown.task.id, [[a], [b]], shown=on_screen(shown))
+        task_queue.submit(s, ids["ann"], shown.task.id, [[a], [b, c]], comment=" clear winner ",
+                          shown=on_screen(shown))
     with sessions() as s:
         got = {(p.chosen_generation_id, p.rejected_generation_id)
                for p in s.scalars(select(PreferencePair))}
@@ -140,17 +195,18 @@ def test_undo_and_edit_change_the_data_with_the_ranking(sessions, tmp_path) -> N
     with sessions.begin() as s:
         shown = task_queue.next_task(s, ids["ann"])
         a, b, c = [g for g, _ in shown.responses]
-        task_queue.submit(s, ids["ann"], shown.task.id, [[a], [b], [c]])
+        task_queue.submit(s, ids["ann"], shown.task.id, [[a], [b], [c]], shown=on_screen(shown))
         assert task_queue.next_task(s, ids["ann"]).task.id != shown.task.id
     with sessions.begin() as s:
         assert task_queue.undo_last(s, ids["ann"]) == shown.task.id
         assert s.scalar(select(func.count()).select_from(PreferencePair)) == 0
         assert task_queue.next_task(s, ids["ann"]).task.id == shown.task.id  # theirs, shown next
         assert task_queue.next_task(s, ids["bob"]).task.id != shown.task.id
-        task_queue.submit(s, ids["ann"], shown.task.id, [[c], [b], [a]])
+        task_queue.submit(s, ids["ann"], shown.task.id, [[c], [b], [a]], shown=on_screen(shown))
     with sessions.begin() as s:
         assert task_queue.edit_last(s, ids["ann"]).task.id == shown.task.id
-        task_queue.submit(s, ids["ann"], shown.task.id, [[b], [a, c]], all_bad=True)
+        task_queue.submit(s, ids["ann"], shown.task.id, [[b], [a, c]], all_bad=True,
+                          shown=on_screen(shown))
         assert s.scalar(select(func.count()).select_from(Ranking)) == 1
     with sessions() as s:
         got = {(p.chosen_generation_id, p.rejected_generation_id)
@@ -185,7 +241,8 @@ def test_agreement_over_the_store(sessions, tmp_path) -> None:
             with sessions.begin() as s:
                 shown = task_queue.next_task(s, ids[name])
                 ranked = sorted(g for g, _ in shown.responses)
-                task_queue.submit(s, ids[name], shown.task.id, [[g] for g in ranked])
+                task_queue.submit(s, ids[name], shown.task.id, [[g] for g in ranked],
+                                  shown=on_screen(shown))
     with sessions() as s:
         alpha, shared = inter_annotator_agreement(s)
     assert shared == 2 and alpha == pytest.approx(1.0)
@@ -193,8 +250,8 @@ def test_agreement_over_the_store(sessions, tmp_path) -> None:
 
 @pytest.mark.services
 @pytest.mark.parametrize("k, people", [(1, 4), (2, 3)])
-def test_annotators_at_once_never_take_a_task_past_k(pg_url, tmp_path, k, people) -> None:
-    sessions = sessionmaker_for(pg_url)
+def test_annotators_at_once_never_take_a_task_past_k(store_url, tmp_path, k, people) -> None:
+    sessions = sessionmaker_for(store_url)
     job_id = responses_job(sessions, tmp_path, count=30)
     with sessions.begin() as s:
         assert task_queue.create_tasks(s, job_id, k=k) == (30, 0)
@@ -202,22 +259,29 @@ def test_annotators_at_once_never_take_a_task_past_k(pg_url, tmp_path, k, people
     start = threading.Barrier(people)
     judged: dict[int, list[int]] = {i: [] for i in ids}
 
+    errors: list[BaseException] = []
+
     def work(annotator_id: int) -> None:
         start.wait()
-        while True:
-            with sessions.begin() as s:
-                shown = task_queue.next_task(s, annotator_id)
-                if shown is None:
-                    return
-                task_queue.submit(s, annotator_id, shown.task.id,
-                             [[g] for g, _ in shown.responses])
-            judged[annotator_id].append(shown.task.id)
+        try:
+            while True:
+                with sessions.begin() as s:
+                    shown = task_queue.next_task(s, annotator_id)
+                    if shown is None:
+                        return
+                    task_queue.submit(s, annotator_id, shown.task.id,
+                                      [[g] for g, _ in shown.responses], shown=on_screen(shown))
+                judged[annotator_id].append(shown.task.id)
+                time.sleep(0.02)  # reading the next task: the others get their turn
+        except Exception as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in ids]
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
+    assert not errors, errors
     assert all(len(set(done)) == len(done) for done in judged.values())  # never twice
     everything = [t for done in judged.values() for t in done]
     assert sorted(everything) == sorted(list(range(1, 31)) * k)  # each task k times, none lost

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
 from db.models import Ranking
@@ -30,6 +30,12 @@ def logged_in(name: str, password: str = PASSWORD) -> AppTest:
     return at.button[0].click().run()
 
 
+def press(at: AppTest, choice: str) -> AppTest:
+    """Press a choice button of the task on screen (its key is the choice and the task)."""
+    [button] = [b for b in at.button if b.key and b.key.rsplit("-", 1)[0] == choice]
+    return button.click().run()
+
+
 def rankings(sessions) -> list[Ranking]:
     with sessions() as s:
         return list(s.scalars(select(Ranking).order_by(Ranking.id)))
@@ -42,7 +48,7 @@ def shown_ids(at: AppTest) -> list[str]:
 def test_nothing_before_login_and_a_wrong_password_is_refused(store, tmp_path) -> None:
     annotation_store(store, tmp_path, count=1, temperatures=(0.3, 1.0))
     at = AppTest.from_file(APP, default_timeout=30).run()
-    assert "a" not in [b.key for b in at.button]
+    assert not [b for b in at.button if b.key and b.key.startswith("a-")]
     assert all("answer" not in m.value for m in at.markdown)
     with pytest.raises(ValueError):
         at.switch_page("views/annotate.py")  # not a page until someone logs in
@@ -58,9 +64,17 @@ def test_rank_a_pair_tie_skip_and_undo(store, tmp_path) -> None:
     assert "done 0 · left 3" in [c.value for c in at.caption]
     # the response that holds a script is handed to Markdown as text (HTML is escaped there)
     assert any(m.value.startswith("<script>") for m in at.markdown)
-    at.button(key="a").click().run()
-    at.button(key="tie").click().run()
-    at.button(key="skip").click().run()
+    on_screen = [b.key for b in at.button if b.key and b.key.startswith("a-")]
+    press(at, "a")
+    # the flash names the task and the choice; the buttons now carry the next task's id, so
+    # a second press meant for the first task cannot land on one not drawn yet
+    [saved] = [m.value for m in at.success]
+    first_id = int(on_screen[0].split("-")[1])
+    assert saved == f"Task {first_id}: saved “A is better”."
+    assert [b.key for b in at.button if b.key and b.key.startswith("a-")] != on_screen
+    press(at, "tie")
+    press(at, "skip")
+    assert [m.value for m in at.success] == [f"Task {rankings(store)[-1].task_id}: skipped."]
     assert "done 3 · left 0" in [c.value for c in at.caption]
     assert [i.value for i in at.info] == ["No task is waiting for you. Thank you!"]
     first, tie, skip = rankings(store)
@@ -71,7 +85,7 @@ def test_rank_a_pair_tie_skip_and_undo(store, tmp_path) -> None:
     assert len(rankings(store)) == 2
     assert [m.value for m in at.markdown if m.value.startswith("**Task")] == [
         f"**Task {skip.task_id}**"]  # the undone task is back, shown first
-    at.button(key="b").click().run()
+    press(at, "b")
     last = rankings(store)[-1]
     assert last.task_id == skip.task_id and last.tiers[0] == [last.shown_order[1]]
 
@@ -80,10 +94,10 @@ def test_edit_the_last_ranking_and_leave_a_comment(store, tmp_path) -> None:
     annotation_store(store, tmp_path, count=2, temperatures=(0.3, 1.0))
     at = logged_in("ann")
     at.text_input(key="comment-1").input("A is clearer").run()
-    at.button(key="a").click().run()
+    press(at, "a")
     at.button(key="edit").click().run()
     assert any("(editing your ranking)" in m.value for m in at.markdown)
-    at.button(key="bad").click().run()
+    press(at, "bad")
     [j] = rankings(store)
     assert j.task_id == 1 and j.all_bad and j.comment == "A is clearer"
 
@@ -92,10 +106,15 @@ def test_more_than_two_responses_are_ranked_as_a_list(store, tmp_path) -> None:
     annotation_store(store, tmp_path, count=1)
     at = logged_in("ann")
     assert len(at.selectbox) == 3
-    at.selectbox[0].select(2)
-    at.selectbox[1].select(2)
-    at.selectbox[2].select(1)
-    at.button(key="rank").click().run()
+    # unranked to start with, and no submitting until every response has a rank
+    assert [box.value for box in at.selectbox] == [None, None, None]
+    assert at.button(key="rank-1").disabled and at.button(key="bad-1").disabled
+    at.selectbox[0].select(2).run()
+    at.selectbox[1].select(2).run()
+    assert at.button(key="rank-1").disabled
+    at.selectbox[2].select(1).run()
+    assert not at.button(key="rank-1").disabled
+    press(at, "rank")
     [j] = rankings(store)
     order = j.shown_order
     assert j.tiers == [[order[2]], [order[0], order[1]]]  # a tie in second place
@@ -106,7 +125,7 @@ def test_annotators_cannot_reach_admin_pages(store, tmp_path) -> None:
     at = logged_in("ann")
     with pytest.raises(ValueError):
         at.switch_page("views/progress.py")
-    for page in ("views/data.py", "views/operations.py"):
+    for page in ("views/data.py", "views/operations.py", "views/lockouts.py"):
         with pytest.raises(ValueError):
             at.switch_page(page)
     direct = AppTest.from_file(str(ROOT / "annotation_ui" / "views" / "progress.py"))
@@ -121,7 +140,7 @@ def test_admin_sees_progress_agreement_and_data(store, tmp_path) -> None:
     for name in ("ann", "bob"):  # both prefer the plain answer, wherever it is shown
         at = logged_in(name)
         first = shown_ids(at)[0]
-        at.button(key="a" if first.startswith("answer") else "b").click().run()
+        press(at, "a" if first.startswith("answer") else "b")
     admin = logged_in("root")
     admin.switch_page("views/progress.py").run()
     assert [t.value for t in admin.title] == ["Progress"]
@@ -141,3 +160,55 @@ def test_admin_sees_progress_agreement_and_data(store, tmp_path) -> None:
     assert ops_table.loc["respond", "samples"] == 4
     # nobody has judged the responses by machine: acceptance is not 100%, it is not measured
     assert pd.isna(ops_table.loc["respond", "accepted"])
+
+
+def blocks(node):
+    """Every layout block under ``node`` (containers, columns)."""
+    for child in getattr(node, "children", {}).values():
+        if child.type == "flex_container":
+            yield child
+        yield from blocks(child)
+
+
+HOSTILE = ("# Session expired\n:red[Log in again] :blue-badge[Submit] :material/lock:\n"
+           "[Log in](https://evil.example) ![x](https://evil.example/p.png)\n"
+           "invoice\u202egpj.exe\n" + "filler line\n\n" * 400 + "the end")
+
+
+def test_hostile_model_text_is_defused_in_a_scrolling_box(store, tmp_path) -> None:
+    from annotation_ui.defuse import defuse
+    from annotation_ui.text import BOX_HEIGHT
+    from db.models import Generation
+
+    annotation_store(store, tmp_path, count=1, temperatures=(0.3, 1.0))
+    with store.begin() as s:
+        s.execute(update(Generation).where(Generation.text.startswith("<script>"))
+                  .values(text=HOSTILE))
+    at = logged_in("ann")
+    values = [m.value for m in at.markdown]
+    assert defuse(HOSTILE) in values and HOSTILE not in values
+    assert not any(":red[" in v or "](" in v or "\u202e" in v for v in values)
+    boxes = [b for b in blocks(at._tree) if b.proto.height_config.pixel_height]
+    assert {b.proto.height_config.pixel_height for b in boxes} == {BOX_HEIGHT}
+    assert len(boxes) == 2  # each response in its own box
+
+
+def test_password_guessing_backs_off_and_admins_clear_it(store, tmp_path) -> None:
+    from factory.annotation import lockouts
+
+    annotation_store(store, tmp_path, count=1, temperatures=(0.3, 1.0))
+    for _ in range(lockouts.FREE[lockouts.ACCOUNT] + 1):
+        at = logged_in("ann", "a wrong guess")
+        assert [e.value for e in at.error] == ["Wrong name or password."]
+    at = logged_in("ann")  # the right password, while the account is locked
+    [refused] = [e.value for e in at.error]
+    assert refused.startswith("Too many failed log-ins for this account. Try again at ")
+    assert [t.value for t in at.title] == ["Annotation: log in"]
+    admin = logged_in("root")
+    admin.switch_page("views/lockouts.py").run()
+    table = admin.dataframe[0].value
+    assert list(table["key"]) == ["ann"] and bool(table["locked"].iloc[0])
+    admin.multiselect(key="clear-ids").select(int(table["id"].iloc[0])).run()
+    admin.button(key="clear").click().run()
+    assert [i.value for i in admin.info] == ["No failed log-ins on record."]
+    assert [t.value for t in logged_in("ann").title] == ["Rank the responses"]

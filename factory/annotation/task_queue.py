@@ -3,7 +3,9 @@
 A task is one prompt with 2 to K distinct responses, judged by k distinct annotators. Handing
 out is a claim: on PostgreSQL the task row is locked (``FOR UPDATE SKIP LOCKED``) while its
 rankings and live claims are counted, so annotators working at once never take a task past
-k; a task locked by someone else is waited for, not taken for gone. A claim goes stale after
+k; a task locked by someone else is waited for, not taken for gone. On SQLite, claims, rankings
+and undo take the database's write lock first (``BEGIN IMMEDIATE``), so the same holds there.
+A claim whose task others filled meanwhile is dropped. A claim goes stale after
 ``claim_minutes`` and stops counting, so an abandoned task returns to the queue. Skips do not
 count toward k; nobody gets a task they judged or skipped again.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from db.base import utcnow
 from db.models import AnnotationClaim, AnnotationTask, Generation, Job, Prompt, Ranking
+from db.session import write_lock
 from factory.annotation import outputs
 from factory.annotation.consensus import Tiers
 
@@ -92,19 +96,20 @@ def _available(annotator_id: int, stale: datetime) -> list[Any]:
 def next_task(session: Session, annotator_id: int, claim_minutes: float = 30) -> Shown | None:
     """The annotator's task: the one they hold, else a new claim on the first open task they
     have not judged whose rankings and live claims are under k."""
+    write_lock(session)
     stale = utcnow() - timedelta(minutes=claim_minutes)
     available = _available(annotator_id, stale)
-    row = session.execute(select(AnnotationClaim, AnnotationClaim.claimed_at > stale)
+    held = session.scalar(select(AnnotationClaim)
                           .where(AnnotationClaim.annotator_id == annotator_id)
-                          .order_by(AnnotationClaim.claimed_at.desc()).limit(1)).first()
-    if row is not None:
-        held, live = row
-        task = session.get_one(AnnotationTask, held.task_id)
-        if live or session.scalar(
-                select(exists().where(AnnotationTask.id == task.id, *available))):
+                          .order_by(AnnotationClaim.claimed_at.desc()).limit(1))
+    if held is not None:
+        # kept while the task has room for this annotator's ranking; a claim that lapsed and
+        # was taken over, or whose task others filled, is dropped
+        if session.scalar(select(exists().where(AnnotationTask.id == held.task_id,
+                                                *available))):
             held.claimed_at = utcnow()
-            return show(session, task, annotator_id)
-        session.delete(held)  # lapsed, and others have judged it meanwhile
+            return show(session, session.get_one(AnnotationTask, held.task_id), annotator_id)
+        session.delete(held)
         session.flush()
     for _ in range(LOCK_RETRIES):
         task = session.scalar(select(AnnotationTask).where(*available)
@@ -141,12 +146,26 @@ def show(session: Session, task: AnnotationTask, annotator_id: int) -> Shown:
     return Shown(task, prompt.messages, [(g, texts[g]) for g in order])
 
 
-def submit(session: Session, annotator_id: int, task_id: int, tiers: Tiers,
-           all_bad: bool = False, skipped: bool = False, comment: str | None = None) -> Ranking:
-    """Record (or replace) the annotator's ranking of a task and update what it yields."""
+def submit(session: Session, annotator_id: int, task_id: int, tiers: Tiers, *,
+           shown: Sequence[int], all_bad: bool = False, skipped: bool = False,
+           comment: str | None = None) -> Ranking:
+    """Record (or replace) the annotator's ranking of a task and update what it yields.
+
+    ``shown`` is the order of the responses on the annotator's screen. A ranking is taken only
+    for the task on their screen: the one they hold a claim on, or the one they ranked last
+    (an edit), in the order it is shown to them; anything else (a key pressed twice, the
+    second press landing on a task not drawn yet) is refused."""
+    write_lock(session)
     task = session.get(AnnotationTask, task_id, with_for_update=True)
     if task is None:
         raise TaskError(f"no task {task_id}")
+    last = last_ranking(session, annotator_id)
+    claimed = session.scalar(select(exists().where(AnnotationClaim.task_id == task_id,
+                                                   AnnotationClaim.annotator_id == annotator_id)))
+    if not claimed and (last is None or last.task_id != task_id):
+        raise TaskError(f"task {task_id} is not the one on your screen; nothing saved")
+    if list(shown) != shown_order(task, annotator_id):
+        raise TaskError(f"task {task_id} was not shown to you in that order; nothing saved")
     if not skipped:
         ranked = [g for tier in tiers for g in tier]
         if sorted(ranked) != sorted(task.generation_ids) or any(not t for t in tiers):
@@ -177,6 +196,7 @@ def last_ranking(session: Session, annotator_id: int) -> Ranking | None:
 
 def undo_last(session: Session, annotator_id: int) -> int | None:
     """Take back the annotator's latest ranking; its task is theirs again, shown next."""
+    write_lock(session)
     ranking = last_ranking(session, annotator_id)
     if ranking is None:
         return None
