@@ -28,26 +28,20 @@ from factory.llm.reward_client import RewardModel, connect_reward
 from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
-    Ask,
     Curation,
     JudgedSample,
     JudgeWork,
     PromptSpec,
-    Strategy,
-    StrategyParams,
+    Sample,
     VerdictSpec,
 )
 from factory.strategies.curation import pair_line, sft_line
+from factory.strategies.responses import TEMPLATE, RespondParams, Responses
 
-TEMPLATE = "respond/instruction_v1"  # the prompt as it is
 
-
-class RewardParams(StrategyParams):
+class RewardParams(RespondParams):
     template: str = Field(TEMPLATE, description="template the seed's prompt is rendered with "
                           "(as `instruction` and `problem`)")
-    temperatures: list[float] = Field(default_factory=lambda: [0.7, 1.0], min_length=1,
-                                      description="one request per sampling temperature")
-    per_setting: int = Field(2, ge=1, le=16, description="samples per temperature")
     min_margin: float = Field(1.0, ge=0, description="best and worst form a pair when their "
                               "scores are at least this far apart")
     min_score: float = Field(0.0, description="the best is an SFT candidate when its score is "
@@ -62,7 +56,10 @@ class RewardParams(StrategyParams):
         return self
 
 
-class RewardScored(Strategy):
+class RewardScored(Responses):
+    """The responses strategy's asks (one request per temperature), judged by the reward
+    model instead of people."""
+
     name = "reward"
     seed_kind = SeedKind.prompts
     Params = RewardParams
@@ -78,11 +75,8 @@ class RewardScored(Strategy):
         return [PromptSpec(template_id=template, messages=[{"role": "user", "content": content}],
                            reference={k: seed[k] for k in ("category", "tags") if k in seed})]
 
-    def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
-        if round > 0:
-            return []
-        return [Ask(n=self.params.per_setting, name=f"t{t:g}", temperature=t)
-                for t in self.params.temperatures]
+    def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[VerdictSpec]:
+        raise NotImplementedError("the reward strategy is judged by the reward model")
 
     def reward_model(self) -> RewardModel:
         """The reward model behind the settings (a test may substitute its own)."""
