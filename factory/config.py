@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     vllm_python: Path = Field(PROJECT_ROOT / ".venv-vllm" / "bin" / "python")
     vllm_port: int = 8000
 
+    reward_base_url: str = Field("http://127.0.0.1:8001", description="vLLM reward server "
+                                 "(pooling runner, POST /classify at its root); scripted://NAME "
+                                 "for a stand-in")
+    reward_model: str = Field("tiny-reward", description="the reward server's model name")
+    reward_model_dir: Path = Field(PROJECT_ROOT / ".cache" / "tiny-reward",
+                                   description="tiny reward model, trained from the tiny model")
+    reward_port: int = Field(8001, description="`factory model serve --reward` listens here")
+
     sandbox_image: str = Field("factory-sandbox:current",
                                description="built by scripts/build_sandbox_image.sh")
     sandbox_timeout_s: float = Field(10.0, gt=0, description="wall clock per program")

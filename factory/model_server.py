@@ -33,19 +33,25 @@ class ServeOptions:
     gpu: bool = False
     max_model_len: int = 4096
     gpu_memory_utilization: float = 0.9
+    # a reward model (sequence classification, one label): the pooling runner, POST /classify
+    reward: bool = False
 
     def command(self, python: Path) -> list[str]:
         cmd = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", self.model,
                "--served-model-name", self.served_name, "--host", "127.0.0.1",
                "--port", str(self.port), "--max-model-len", str(self.max_model_len),
-               "--disable-uvicorn-access-log",
-               # Compact JSON: a model may not pad structured output with whitespace until
-               # max_tokens (the tiny model did), and no GPU time goes to blanks.
-               "--structured-outputs-config",
-               '{"backend": "xgrammar", "disable_any_whitespace": true}']
+               "--disable-uvicorn-access-log"]
+        if self.reward:
+            cmd += ["--runner", "pooling"]
+        else:
+            # Compact JSON: a model may not pad structured output with whitespace until
+            # max_tokens (the tiny model did), and no GPU time goes to blanks.
+            cmd += ["--structured-outputs-config",
+                    '{"backend": "xgrammar", "disable_any_whitespace": true}']
         if self.gpu:
-            return [*cmd, "--enable-prefix-caching",
-                    "--gpu-memory-utilization", str(self.gpu_memory_utilization)]
+            # a reward server shares the GPU with the generator: each takes its fraction
+            cache = [] if self.reward else ["--enable-prefix-caching"]
+            return [*cmd, *cache, "--gpu-memory-utilization", str(self.gpu_memory_utilization)]
         # CPU: float32 kernels; unchunked prefill avoids the CPU sampler's "offset" crash.
         return [*cmd, "--dtype", "float32", "--max-num-batched-tokens", "32768"]
 

@@ -5,6 +5,7 @@ A test that needs a service that is not there fails with the reason; nothing is 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -109,14 +110,37 @@ def vllm_url() -> Iterator[str]:
     if not (settings.model_dir / "config.json").exists():
         pytest.fail(f"tiny model missing in {settings.model_dir}; run scripts/setup.sh")
     port = free_port()
-    opts = model_server.ServeOptions(model=str(settings.model_dir),
-                                     served_name=settings.llm_model, port=port)
+    with _serving(settings, model_server.ServeOptions(
+            model=str(settings.model_dir), served_name=settings.llm_model, port=port)):
+        yield f"http://127.0.0.1:{port}/v1"
+
+
+@contextlib.contextmanager
+def _serving(settings: Settings, opts: model_server.ServeOptions) -> Iterator[None]:
+    what = "vLLM reward server" if opts.reward else "vLLM server"
     try:
         model_server.start(settings, opts, wait_s=400)
     except model_server.ModelServerError as exc:
-        pytest.fail(f"vLLM server did not start: {exc}")
-    yield f"http://127.0.0.1:{port}/v1"
-    model_server.stop(port)
+        pytest.fail(f"{what} did not start: {exc}")
+    try:
+        yield
+    finally:
+        model_server.stop(opts.port)
+
+
+@pytest.fixture(scope="session")
+def reward_url() -> Iterator[str]:
+    """The real vLLM reward server (pooling runner) on the tiny reward model, started once for
+    the whole run; its root URL (POST /classify)."""
+    settings = Settings()
+    if not (settings.reward_model_dir / "config.json").exists():
+        pytest.fail(f"tiny reward model missing in {settings.reward_model_dir}; "
+                    "run scripts/setup.sh (or `factory model build`)")
+    port = free_port()
+    with _serving(settings, model_server.ServeOptions(
+            model=str(settings.reward_model_dir), served_name=settings.reward_model, port=port,
+            reward=True)):
+        yield f"http://127.0.0.1:{port}"
 
 
 FACTORY = str(Path(sys.executable).parent / "factory")

@@ -51,14 +51,26 @@ def resolved(tmp_path: Path) -> dict:
 
 def test_compose_has_every_service_and_refuses_missing_secrets(resolved, tmp_path) -> None:
     services = resolved["services"]
-    assert set(services) == {"postgres", "redis", "vllm"} | FACTORY_SERVICES
+    assert set(services) == {"postgres", "redis", "vllm", "vllm-reward"} | FACTORY_SERVICES
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
     assert any("/var/lib/postgresql/data" in v for v in map(str, services["postgres"]["volumes"]))
     redis_cmd = services["redis"]["command"]
     assert redis_cmd[redis_cmd.index("--appendonly") + 1] == "yes"
     vllm = services["vllm"]
     assert "--enable-prefix-caching" in vllm["command"]
-    assert vllm["command"][vllm["command"].index("--gpu-memory-utilization") + 1] == "0.90"
+    reward = services["vllm-reward"]
+    assert reward["command"][reward["command"].index("--runner") + 1] == "pooling"
+
+    def fraction(cmd: list[str]) -> float:
+        return float(cmd[cmd.index("--gpu-memory-utilization") + 1])
+
+    # the generator and the reward model share the GPU by memory fraction
+    assert fraction(vllm["command"]) == 0.75 and fraction(reward["command"]) == 0.15
+    assert reward["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
+    assert services["worker-generate"]["depends_on"]["vllm-reward"]["condition"] == \
+        "service_healthy"
+    assert services["worker-generate"]["environment"]["FACTORY_REWARD_BASE_URL"] == \
+        "http://vllm-reward:8000"
     assert vllm["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
     assert any("huggingface" in str(v) for v in vllm["volumes"])
     queues = set()

@@ -38,7 +38,7 @@ def _ensure_server(stack: ExitStack) -> None:
         return
     if s.llm_base_url != LOCAL_URL:
         raise fail(f"model server {s.llm_base_url} is not answering")
-    build_tiny()
+    build_tiny(reward=False)
     opts = model_server.ServeOptions(model=str(s.model_dir), served_name=s.llm_model,
                                      port=s.vllm_port)
     with clean_errors(model_server.ModelServerError), \

@@ -63,14 +63,15 @@ class OpenAIClient:
             }
         return body
 
-    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(self, body: dict[str, Any], path: str = "/chat/completions"
+                    ) -> dict[str, Any]:
         last = "no attempt made"
         for attempt in range(self.max_retries + 1):
             if attempt:
                 delay = self.retry_base_s * 2 ** (attempt - 1)
                 await asyncio.sleep(random.uniform(0, delay) + delay / 2)
             try:
-                resp = await self._http.post("/chat/completions", json=body)
+                resp = await self._http.post(path, json=body)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc or 'connection failed'}"
                 continue

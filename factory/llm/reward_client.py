@@ -1,0 +1,144 @@
+"""Reward models: (prompt messages, response) in, one scalar score out.
+
+:class:`RewardClient` talks to a vLLM server running a sequence-classification reward model
+with the pooling runner (``--runner pooling``). vLLM 0.32 serves it at ``POST /classify`` (at
+the server's root, not under ``/v1``); the chat form of the request renders the conversation
+with the model's own chat template, as the model was trained. ``use_activation: false`` asks
+for the raw logit: with one label vLLM would otherwise apply a sigmoid, squashing the margins
+the reward strategy compares.
+
+vLLM's chat form takes one conversation a request, so a batch is many requests in flight under
+one semaphore (the server batches them). Retries, backoff and errors are the generator
+client's: connection errors, 429 and 5xx are retried with backoff; once retries are spent, or
+on 401/403/404, :class:`LLMUnavailable`; any answer that is not one finite score per pair is an
+:class:`LLMResponseError` - a score is never made up.
+
+``connect_reward(settings)`` picks the client behind ``FACTORY_REWARD_BASE_URL``;
+``scripted://NAME`` is an instant stand-in for tests (see :data:`SCRIPTS`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from factory.config import Settings
+from factory.llm.base import LLMResponseError
+from factory.llm.openai_client import OpenAIClient
+
+Messages = list[dict[str, str]]
+# One item to score: the prompt's messages and a response to them.
+RewardItem = tuple[Messages, str]
+
+
+class RewardModel(Protocol):
+    model: str
+
+    async def score(self, items: Sequence[RewardItem]) -> list[float]:
+        """One score per item, in order; raises rather than returning a partial list."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def conversation(messages: Messages, response: str) -> Messages:
+    return [*messages, {"role": "assistant", "content": response}]
+
+
+def _finite(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise LLMResponseError(f"{where}: score is not a finite number: {value!r}")
+    return float(value)
+
+
+class RewardClient(OpenAIClient):
+    """A vLLM reward server: ``base_url`` is the server's root (a trailing ``/v1`` is
+    dropped, so the generator's URL style works too)."""
+
+    def __init__(self, base_url: str, model: str, api_key: str = "EMPTY", **kw: Any) -> None:
+        root = re.sub(r"/v1/?$", "", base_url.rstrip("/"))
+        super().__init__(root, model, api_key, **kw)
+
+    async def score(self, items: Sequence[RewardItem]) -> list[float]:
+        return list(await asyncio.gather(*(self._score_one(m, r) for m, r in items)))
+
+    async def _score_one(self, messages: Messages, response: str) -> float:
+        body = {"model": self.model, "messages": conversation(messages, response),
+                "use_activation": False, "add_generation_prompt": False}
+        async with self._sem:
+            data = await self._post(body, path="/classify")
+        where = f"{self.base_url}/classify"
+        try:
+            rows = data["data"]
+            if len(rows) != 1:
+                raise LLMResponseError(f"{where}: asked for 1 score, got {len(rows)}")
+            probs = rows[0]["probs"]
+            if not isinstance(probs, list) or len(probs) != 1:
+                raise LLMResponseError(f"{where}: a reward model has one label; the answer "
+                                       f"has {probs!r} (is this a reward model?)")
+        except (KeyError, TypeError, IndexError) as exc:
+            raise LLMResponseError(f"{where}: malformed answer: {exc!r}: "
+                                   f"{str(data)[:200]}") from exc
+        return _finite(probs[0], where)
+
+
+# --- the scripted stand-in -------------------------------------------------------------------
+
+Scorer = Callable[[Messages, str], float]
+_CLAIM = re.compile(r"(-?\d+) ([+-]) (-?\d+) = (-?\d+)")
+_BOXED = re.compile(r"\\boxed\{(-?\d+)\}")
+
+
+def arithmetic(messages: Messages, response: str) -> float:
+    """A perfect arithmetic checker: +2 for a right boxed answer, -2 for a wrong one, -3 for
+    none; other prompts score by length (longer is better, capped) so any seed set works."""
+    claim, boxed = _CLAIM.search(response), _BOXED.search(response)
+    if claim is None or boxed is None:
+        return -3.0 if "What is" in messages[-1]["content"] else min(len(response), 400) / 100
+    a, op, b = int(claim[1]), claim[2], int(claim[3])
+    truth = a + b if op == "+" else a - b
+    return 2.0 if int(boxed[1]) == truth else -2.0
+
+
+def flat(messages: Messages, response: str) -> float:
+    """The same score for everything: no pair ever clears a margin."""
+    return 0.5
+
+
+SCRIPTS: dict[str, Scorer] = {"arithmetic": arithmetic, "flat": flat}
+
+
+class ScriptedReward:
+    def __init__(self, scorer: Scorer, model: str = "scripted-reward") -> None:
+        self.scorer = scorer
+        self.model = model
+        self.calls = 0  # score() calls (batches)
+        self.scored = 0
+
+    @classmethod
+    def named(cls, name: str) -> ScriptedReward:
+        if name not in SCRIPTS:
+            raise LLMResponseError(f"unknown scripted reward model {name!r}; "
+                                   f"known: {sorted(SCRIPTS)}")
+        return cls(SCRIPTS[name], model=f"scripted-{name}")
+
+    async def score(self, items: Sequence[RewardItem]) -> list[float]:
+        self.calls += 1
+        self.scored += len(items)
+        return [self.scorer(m, r) for m, r in items]
+
+    async def aclose(self) -> None:
+        return None
+
+
+def connect_reward(settings: Settings) -> RewardModel:
+    url = settings.reward_base_url
+    if url.startswith("scripted://"):
+        return ScriptedReward.named(url.removeprefix("scripted://").split("?")[0])
+    return RewardClient(url, settings.reward_model, settings.llm_api_key.get_secret_value(),
+                        concurrency=settings.llm_concurrency, timeout_s=settings.llm_timeout_s,
+                        max_retries=settings.llm_max_retries,
+                        retry_base_s=settings.llm_retry_base_s)

@@ -1,0 +1,83 @@
+"""End to end through the real vLLM reward server (pooling runner, CPU) on the tiny reward
+model: its scores are the build's, they rank right answers above wrong ones, and a reward job
+stores them and pairs by them. The generator is the scripted stand-in, so one server is
+started, not two."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+
+import pytest
+from sqlalchemy import select
+
+from db.models import Job, PreferencePair, Verdict
+from factory.arithmetic import held_out
+from factory.arithmetic_pairs import held_out_pairs, worked
+from factory.config import Settings
+from factory.llm import LLMUnavailable
+from factory.llm.reward_client import RewardClient
+from factory.llm.scripted import ScriptedLLM
+from factory.prompts import render
+from factory.seeds import SeedKind
+from tests.conftest import use
+from tests.helpers import run_in_process, seed_job
+
+
+def chat(question: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": render("math/solve_v1", problem=question)}]
+
+
+def score(client: RewardClient, items: list) -> list[float]:
+    async def run() -> list[float]:
+        try:
+            return await client.score(items)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def test_served_scores_rank_right_answers_above_wrong_as_the_build_measured(
+        reward_url: str) -> None:
+    """The build's held-out pairs, scored by the server: the same pairwise accuracy (vLLM
+    renders the chat and reads the last token as the build did), better than chance."""
+    info = json.loads((Settings().reward_model_dir / "build_info.json").read_text())
+    pairs = held_out_pairs(info["held_out_pairs"])
+    items = []
+    for p, wrong in pairs:
+        items += [(chat(p.question), p.solution), (chat(p.question), worked(p, wrong))]
+    scores = score(RewardClient(reward_url, Settings().reward_model), items)
+    assert len(scores) == len(items) and all(math.isfinite(s) for s in scores)
+    wins = sum(scores[2 * i] > scores[2 * i + 1] for i in range(len(pairs))) / len(pairs)
+    assert abs(wins - info["pairwise_accuracy"]) <= 0.01, (wins, info)
+    assert wins >= 0.55, info  # better than chance (0.5), whatever the seed
+    # raw logits, not probabilities: a sigmoid would keep every score in (0, 1)
+    assert min(scores) < 0 < max(scores), scores[:10]
+
+
+def test_wrong_model_name_is_refused_with_the_reason(reward_url: str) -> None:
+    client = RewardClient(reward_url, "no-such-model", max_retries=0)
+    with pytest.raises(LLMUnavailable, match="HTTP 404.*check the model name"):
+        score(client, [(chat("What is 1 + 1?"), "2")])
+
+
+def test_reward_job_stores_served_scores_and_pairs_by_them(sessions, tmp_path, monkeypatch,
+                                                           reward_url: str) -> None:
+    use(monkeypatch, reward_base_url=reward_url, reward_model=Settings().reward_model)
+    questions = [p.question for p in held_out(8)]
+    job_id = seed_job(sessions, tmp_path / "prompts.jsonl", "reward", SeedKind.prompts,
+                      [{"prompt": q} for q in questions], template="math/solve_v1",
+                      temperatures=[0.7, 1.0], per_setting=2, min_margin=0.5, batch_size=4)
+    run_in_process(sessions, job_id, ScriptedLLM.named("arithmetic"))
+    with sessions() as s:
+        assert s.get_one(Job, job_id).status == "done"
+        verdicts = s.scalars(select(Verdict)).all()
+        assert len(verdicts) == 4 * len(questions)
+        assert all(v.details["reward_model"] == "tiny-reward" for v in verdicts)
+        assert all(v.score is not None and math.isfinite(v.score) for v in verdicts)
+        assert len({v.score for v in verdicts}) > 1  # the scores differ: read, not made up
+        for pair in s.scalars(select(PreferencePair)):
+            assert pair.meta["chosen_score"] - pair.meta["rejected_score"] >= 0.5
+            assert pair.score == pytest.approx(pair.meta["margin"])
