@@ -18,9 +18,10 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
-    engine = engine_for(url) if url else None
-    assert engine is not None, "no database URL"
-    with engine.connect() as conn:
+    if not url:
+        raise RuntimeError("no database URL")
+    # A connection of its own, never pooled: the pragma below must not reach later sessions.
+    with engine_for(url, pooled=False).connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
             # Batch mode rebuilds a SQLite table (copy, drop, rename); with foreign keys on, the
@@ -32,12 +33,10 @@ def run_online() -> None:
             context.run_migrations()
             if sqlite:
                 broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
-                assert not broken, f"the migration left dangling foreign keys: {broken[:5]}"
+                if broken:
+                    raise RuntimeError(f"the migration left dangling foreign keys: "
+                                       f"{broken[:5]}")
         conn.commit()
-        if sqlite:
-            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-            conn.commit()
-
 
 if context.is_offline_mode():
     run_offline()
