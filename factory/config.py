@@ -39,8 +39,8 @@ class Settings(BaseSettings):
                               "several servers: comma-separated, requests spread over them")
     llm_model: str = "tiny-qwen2"
     llm_api_key: SecretStr = SecretStr("EMPTY")
-    llm_concurrency: int = Field(256, ge=1, description="requests in flight per process and "
-                                 "server")
+    llm_concurrency: int = Field(256, ge=1, description="requests in flight per step and "
+                                 "server (a process runs FACTORY_STEPS_IN_FLIGHT steps)")
     llm_timeout_s: float = Field(300.0, gt=0)
     llm_max_retries: int = Field(5, ge=0)
     llm_retry_base_s: float = Field(0.5, gt=0)
