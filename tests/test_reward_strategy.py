@@ -1,6 +1,8 @@
 """The reward strategy and the reward client, with scripted stand-ins: n responses a prompt,
-scored in batches, best against worst past a margin, scores on every verdict; a reward server
-that is down or answers garbage fails the step with the reason and nothing is paired."""
+scored in batches sent at once, best against worst past a margin, scores on every verdict,
+against the runner's reward server; a reward server that is down or answers garbage fails the
+step with the reason and nothing is paired; a response it refuses is errored alone; a list of
+servers is spread over."""
 
 from __future__ import annotations
 
