@@ -43,4 +43,4 @@ def show_annotators() -> None:
                "at least this strong if position did not matter (exact binomial test).")
     _table(tables.position, "No rankings yet.",
            **{"first share": _SHARE,
-              "p (no bias)": st.column_config.NumberColumn(format="%.3f")})
+              "p (no bias)": st.column_config.NumberColumn(format="%.2g")})
