@@ -83,8 +83,9 @@ def run_app(port: int = typer.Option(8501), address: str = typer.Option("127.0.0
     """Serve the annotation app (Streamlit) on ADDRESS:PORT."""
     import annotation_ui
 
+    # its look and client settings: annotation_ui/.streamlit/config.toml, which Streamlit
+    # reads beside the script whatever the working directory
     script = Path(annotation_ui.__file__).parent / "app.py"
     args = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-            "--server.port", str(port), "--server.address", address,
-            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
+            "--server.port", str(port), "--server.address", address]
     os.execv(sys.executable, args)
