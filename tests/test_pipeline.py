@@ -80,10 +80,12 @@ def test_cancel_then_resume_does_not_redo_finished_batches(sessions, tmp_path: P
     def cancel_after_first_batch(step) -> None:
         with sessions.begin() as s:
             if s.scalar(select(func.count()).select_from(Batch)
-                        .where(Batch.job_id == job_id, Batch.stage == "done")) == 1:
+                        .where(Batch.job_id == job_id, Batch.stage == "done")) >= 1:
                 jobs.cancel(s, s.get_one(Job, job_id))
 
-    runner = InProcess(sessions, SCRIPTED, on_step=cancel_after_first_batch)
+    # one step at a time: with several in flight a loaded machine can finish every batch
+    # before the first callback sees one done, and then there is nothing left to cancel
+    runner = InProcess(sessions, SCRIPTED, on_step=cancel_after_first_batch, parallel=1)
     runner.llm_factory = lambda: llm
     run(sessions, job_id, runner)
     with sessions() as s:
@@ -92,7 +94,7 @@ def test_cancel_then_resume_does_not_redo_finished_batches(sessions, tmp_path: P
                                                 Batch.stage == "done")).all()
         first_gens = s.scalars(select(Generation.id).join(Prompt)
                                .where(Prompt.batch_id.in_(done))).all()
-    assert 1 <= len(done) < 4  # batches run side by side: those in flight may finish too
+    assert len(done) == 1
     with sessions() as s:
         finished = {m[-1]["content"] for m in s.scalars(select(Prompt.messages)
                                                         .where(Prompt.batch_id.in_(done)))}
