@@ -95,12 +95,18 @@ def test_rounds_follow_what_earlier_rounds_kept() -> None:
     spec = s.build_prompts({"prompt": "Plan a walk."})[0]
     assert spec.reference["query"] == "Plan a walk."
     (first,) = s.asks(spec, INSTRUCTION_ROUND, [])
-    assert first.name == "instruction" and first.json_schema
+    assert first.name == "instruction"
+    assert first.json_schema["properties"]["instruction"]["maxLength"] == 300
     inst = judged(0, "instruction", json.dumps({"instruction": INSTRUCTION}), True)
     assert s.asks(spec, VERIFIER_ROUND, [judged(0, "instruction", "{}", False)]) == []
     (second,) = s.asks(spec, VERIFIER_ROUND, [inst])
     assert second.name == "verifier" and second.n == 4 and INSTRUCTION in \
         second.messages[0]["content"]
+    short = AutoIf(AutoIfParams(function_chars=50, case_chars=10, max_cases=3))
+    schema = short.asks(spec, VERIFIER_ROUND, [inst])[0].json_schema
+    assert schema["properties"]["function"]["maxLength"] == 50
+    assert schema["properties"]["cases"]["maxItems"] == 3
+    assert schema["$defs"]["CheckCase"]["properties"]["response"]["maxLength"] == 10
     same = [judged(i, "verifier", verifier_text(0), True, 1.0) for i in (1, 2)]
     assert s.asks(spec, RESPONSE_ROUND, [inst, *same]) == []  # one distinct function
     other = judged(3, "verifier", verifier_text(1), True, 1.0)

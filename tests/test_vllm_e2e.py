@@ -168,11 +168,13 @@ STRATEGY_RUNS = {
     "ifeval": Run(SeedKind.prompts, "prompts.jsonl", 3, {
         "batch_size": 3, "max_samples": 4, "max_tokens": 48}),
     # AutoIF: an instruction, functions cross-validated in the sandbox, responses judged by
-    # the kept ones (the tiny model's functions mostly fail: one instruction per seed is sure)
+    # the kept ones; short schema bounds so the tiny model's JSON closes (its functions mostly
+    # fail: an instruction and the functions for it per seed are sure)
     "autoif": Run(SeedKind.prompts, "prompts.jsonl", 2, {
         "batch_size": 2, "functions": 3, "min_functions": 1, "min_cases_per_side": 1,
-        "first_round": 2, "max_samples": 4, "max_tokens": 48, "instruction_max_tokens": 96,
-        "verifier_max_tokens": 384}, gens_per_seed=1),
+        "first_round": 2, "max_samples": 4, "max_tokens": 48, "instruction_max_tokens": 64,
+        "instruction_chars": 40, "function_chars": 120, "case_chars": 20, "max_cases": 2,
+        "verifier_max_tokens": 320}, gens_per_seed=4),
     # several sampling settings per instruction, for people to rank in the annotation app
     "respond": Run(SeedKind.prompts, "prompts.jsonl", 3, {
         "batch_size": 3, "temperatures": [0.3, 1.2], "max_tokens": 48}, gens_per_seed=2),

@@ -64,14 +64,14 @@ class Instruction(BaseModel):
     instruction: str = Field(min_length=1, max_length=300)
 
 
-class TestCase(BaseModel):
+class CheckCase(BaseModel):
     response: str = Field(max_length=600)
     expected: bool
 
 
 class Verifier(BaseModel):
     function: str = Field(min_length=1, max_length=2000)
-    cases: list[TestCase] = Field(min_length=1, max_length=8)
+    cases: list[CheckCase] = Field(min_length=1, max_length=8)
 
 
 class AutoIfParams(PassFailParams):
@@ -88,6 +88,12 @@ class AutoIfParams(PassFailParams):
     call_timeout_s: float = Field(3.0, gt=0, description="one function call in the sandbox")
     instruction_max_tokens: int = Field(128, ge=16)
     verifier_max_tokens: int = Field(768, ge=64)
+    # bounds in the JSON schemas the model writes to (structured outputs keep a small model's
+    # JSON short enough to close), at most the parsers' own
+    instruction_chars: int = Field(300, ge=10, le=300)
+    function_chars: int = Field(2000, ge=20, le=2000)
+    case_chars: int = Field(600, ge=1, le=600)
+    max_cases: int = Field(8, ge=2, le=8, description="test cases one function sample may give")
 
     @model_validator(mode="after")
     def _enough(self) -> AutoIfParams:
@@ -168,13 +174,26 @@ class AutoIf(PassFailStrategy):
                          instruction=instruction)
         return [{"role": "user", "content": content}]
 
+    def instruction_schema(self) -> dict[str, Any]:
+        schema = Instruction.model_json_schema()
+        schema["properties"]["instruction"]["maxLength"] = self.params.instruction_chars
+        return schema
+
+    def verifier_schema(self) -> dict[str, Any]:
+        p = self.params
+        schema = Verifier.model_json_schema()
+        schema["properties"]["function"]["maxLength"] = p.function_chars
+        schema["properties"]["cases"].update(minItems=2, maxItems=p.max_cases)
+        schema["$defs"]["CheckCase"]["properties"]["response"]["maxLength"] = p.case_chars
+        return schema
+
     # -- rounds ---------------------------------------------------------------------------
 
     def asks(self, prompt: PromptSpec, round: int, judged: list[JudgedSample]) -> list[Ask]:
         p = self.params
         if round == INSTRUCTION_ROUND:
             return [Ask(n=1, name="instruction", max_tokens=p.instruction_max_tokens,
-                        json_schema=Instruction.model_json_schema())]
+                        json_schema=self.instruction_schema())]
         instruction = self.instruction(judged)
         if instruction is None:
             return []
@@ -182,7 +201,7 @@ class AutoIf(PassFailStrategy):
             content = render(TEMPLATES["verifier"], instruction=instruction)
             return [Ask(n=p.functions, name="verifier", max_tokens=p.verifier_max_tokens,
                         messages=[{"role": "user", "content": content}],
-                        json_schema=Verifier.model_json_schema())]
+                        json_schema=self.verifier_schema())]
         if len(self.kept_functions(judged)) < p.min_functions:
             return []
         responses = [s for s in judged if s.ask == "response"]
@@ -249,9 +268,9 @@ class AutoIf(PassFailStrategy):
             plain = sum(a.value is want for a, (_, want) in zip(row, agreed, strict=True)) \
                 / len(agreed) if agreed else 0.0
             if min(sides.values()) < p.min_cases_per_side:
-                reason = (f"the pooled cases hold {sides[True]} that should pass and "
-                          f"{sides[False]} that should fail; each side needs "
-                          f"{p.min_cases_per_side}")
+                reason = (f"of {len(cases)} pooled cases, {sides[True]} that should pass and "
+                          f"{sides[False]} that should fail are left (those no function "
+                          f"agrees with are dropped); each side needs {p.min_cases_per_side}")
             elif failed:
                 reason = f"{len(failed)} of {len(row)} cases got no bool: {failed[0].problem}"
             elif accuracy < p.min_accuracy:
