@@ -10,6 +10,7 @@ from typing import Any
 
 from factory.sandbox_service import sandbox_pool
 from verifiers import code_harness
+from verifiers.sandbox import RunResult
 
 OUTPUT_KEPT = 2000
 
@@ -46,14 +47,25 @@ def judge_cases(cases: list[Case], timeout_s: float) -> list[tuple[bool, dict[st
                 call_timeout=timeout_s)))
         except code_harness.BadCheck as exc:
             out[i] = (False, {"status": exc.status, "detail": exc.reason, "checks": 0})
-    pool = sandbox_pool()
-    chunks = [jobs[k::pool.size] for k in range(pool.size) if jobs[k::pool.size]]
-    with ThreadPoolExecutor(len(chunks) or 1) as threads:
-        results = threads.map(lambda ch: pool.judge_many([j for _, j in ch], timeout_s), chunks)
-        for chunk, chunk_results in zip(chunks, results, strict=True):
-            for (i, _), r in zip(chunk, chunk_results, strict=True):
-                ok, details = code_harness.verdict(r)
-                for key in ("stdout", "stderr", "test_output"):
-                    details[key] = details[key][-OUTPUT_KEPT:]
-                out[i] = (ok, details)
+    for (i, _), r in zip(jobs, run_jobs([j for _, j in jobs], timeout_s), strict=True):
+        ok, details = code_harness.verdict(r)
+        for key in ("stdout", "stderr", "test_output"):
+            details[key] = details[key][-OUTPUT_KEPT:]
+        out[i] = (ok, details)
     return [o for o in out if o is not None]
+
+
+def run_jobs(jobs: list[dict[str, Any]], timeout_s: float) -> list[RunResult]:
+    """Function-check jobs (code_harness.function_job dicts) spread over the warm containers,
+    several per exec; their results in order."""
+    pool = sandbox_pool()
+    out: list[RunResult | None] = [None] * len(jobs)
+    order = list(range(len(jobs)))
+    chunks = [order[k::pool.size] for k in range(pool.size) if order[k::pool.size]]
+    with ThreadPoolExecutor(len(chunks) or 1) as threads:
+        results = threads.map(lambda ch: pool.judge_many([jobs[i] for i in ch], timeout_s),
+                              chunks)
+        for chunk, chunk_results in zip(chunks, results, strict=True):
+            for i, r in zip(chunk, chunk_results, strict=True):
+                out[i] = r
+    return [r for r in out if r is not None]

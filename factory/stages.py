@@ -196,8 +196,8 @@ def judge(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[],
                        & (Verdict.verifier == strategy.verifier))
             .where(Prompt.batch_id == batch.id, Prompt.error.is_(None), Verdict.id.is_(None))
             .order_by(Generation.id)).all()
-        before = _judged(session, batch.id, strategy.verifier) if strategy.judge_needs_model \
-            else {}
+        before = _judged(session, batch.id, strategy.verifier) \
+            if strategy.judge_needs_model or strategy.judge_reads_history else {}
         session.expunge_all()
 
     by_prompt: dict[int, list[tuple[int, Sample]]] = defaultdict(list)
@@ -241,7 +241,7 @@ def _verdicts(strategy: Strategy, work: list[JudgeWork], llm_factory: Callable[[
     def run(items: list[JudgeWork]) -> list[list[VerdictSpec]]:
         if strategy.judge_needs_model:
             return _with_model(llm_factory, lambda llm: strategy.judge_with_model(llm, items))
-        return [strategy.judge(spec, cands) for spec, cands, _ in items]
+        return [strategy.judge_after(spec, cands, prior) for spec, cands, prior in items]
 
     found_verdicts = run(work) if work else []
     for attempt in range(1, CHECK_ATTEMPTS):

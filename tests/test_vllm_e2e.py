@@ -172,6 +172,14 @@ STRATEGY_RUNS = {
     # 1-3 IFEval constraints worded into each prompt, the replies checked by verifiers.ifeval
     "ifeval": Run(SeedKind.prompts, "prompts.jsonl", 3, {
         "batch_size": 3, "max_samples": 4, "max_tokens": 48}),
+    # AutoIF: an instruction, functions cross-validated in the sandbox, responses judged by
+    # the kept ones; short schema bounds so the tiny model's JSON closes (its functions mostly
+    # fail: an instruction and the functions for it per seed are sure)
+    "autoif": Run(SeedKind.prompts, "prompts.jsonl", 2, {
+        "batch_size": 2, "functions": 3, "min_functions": 1, "min_cases_per_side": 1,
+        "first_round": 2, "max_samples": 4, "max_tokens": 48, "instruction_max_tokens": 64,
+        "instruction_chars": 40, "function_chars": 120, "case_chars": 20, "max_cases": 2,
+        "verifier_max_tokens": 320}, gens_per_seed=4),
     # several sampling settings per instruction, for people to rank in the annotation app
     "respond": Run(SeedKind.prompts, "prompts.jsonl", 3, {
         "batch_size": 3, "temperatures": [0.3, 1.2], "max_tokens": 48}, gens_per_seed=2),
@@ -182,6 +190,29 @@ STRATEGY_RUNS = {
         "batch_size": 2, "turns": 1, "candidates": 1, "turn_chars": 80, "max_tokens": 1200,
         "min_score": 1, "judge_max_tokens": 256}, gens_per_seed=1, window=SMALL_PASSAGES),
 }
+
+
+def assert_autoif_kept_only_what_its_functions_passed(pg, job_id: int, acc: Any,
+                                                      params: dict[str, Any]) -> None:
+    """Every verdict says why; responses are asked only with enough kept functions, a passing
+    one has every kept function's True, and every SFT line comes from a passing response."""
+    kept: dict[int, int] = {}
+    judged = [(g, acc.verdicts[g.id]) for g in acc.generations if g.id in acc.verdicts]
+    for g, v in judged:
+        assert v.details.get("reason") or v.status == "error", (g.ask, v.details)
+        if g.ask == "verifier" and v.passed:
+            kept[g.prompt_id] = kept.get(g.prompt_id, 0) + 1
+    for g, v in judged:
+        if g.ask != "response":
+            continue
+        assert kept.get(g.prompt_id, 0) >= params["min_functions"], g.prompt_id
+        if v.passed:
+            assert v.details["answers"] and set(v.details["answers"]) == {"true"}, v.details
+    with pg() as s:
+        sft = s.execute(select(SftExample.generation_id, SftExample.meta)
+                        .where(SftExample.job_id == job_id)).all()
+    for gen_id, meta in sft:
+        assert acc.verdicts[gen_id].passed and meta["functions"] and meta["cases"]
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGY_RUNS))
@@ -230,6 +261,8 @@ def test_every_strategy_runs_on_vllm_redis_and_postgres(
             details = acc.verdicts[g.id].details
             assert len(details["strict"]) == len(details["loose"]) == wanted[g.prompt_id]
             assert acc.verdicts[g.id].passed == all(details["strict"])
+    if strategy == "autoif":
+        assert_autoif_kept_only_what_its_functions_passed(pg, job_id, acc, params)
     if strategy == "respond":
         made = cli(env, "annotate", "create", "--job", str(job_id), "--k", "2")
         assert made.returncode == 0, made.stdout + made.stderr

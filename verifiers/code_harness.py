@@ -84,11 +84,13 @@ def restricted_tests_error(test_code: str) -> str | None:
 
 
 def function_job(solution: str, test_code: str, entry_point: str, context: str = "", *,
-                 restricted: bool = False, call_timeout: float = 10.0) -> dict[str, Any]:
+                 restricted: bool = False, call_timeout: float = 10.0,
+                 data: Any = None) -> dict[str, Any]:
     """The sandbox job of one check (raises BadCheck for input that cannot be judged).
 
     ``context`` is trusted problem code the tests may use (run in the judge, never the
-    solution's); ``restricted`` marks tests a model wrote (see restricted_tests_error).
+    solution's); ``restricted`` marks tests a model wrote (see restricted_tests_error);
+    ``data``: a JSON value the tests read as ``harness_data`` (inputs, kept out of code).
     """
     if not entry_point.isidentifier():
         raise BadCheck("error", f"the entry point {entry_point!r} is not a Python name")
@@ -112,7 +114,7 @@ def function_job(solution: str, test_code: str, entry_point: str, context: str =
     except (ValueError, RecursionError, MemoryError) as exc:
         raise BadCheck("failed", f"the solution is not valid Python: {exc}") from None
     return {"solution": solution, "test": test_code, "entry_point": entry_point,
-            "context": context or "", "call_timeout": call_timeout}
+            "context": context or "", "call_timeout": call_timeout, "data": data}
 
 
 def verdict(result: RunResult) -> tuple[bool, dict[str, Any]]:

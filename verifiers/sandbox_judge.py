@@ -2,11 +2,16 @@
 candidate's, and never in the candidate's process.
 
 Run as ``python3 -I -S -c <sandbox_wire.py + this file>``. It reads the job from fd 3 (a dict:
-test, entry_point, context, call_timeout), runs the problem's own code (``context``: the prompt,
-for helpers the tests use) and the tests in its own namespace, with every ``assert`` counted, and
-calls ``check(candidate)`` where ``candidate`` sends each call's arguments as data to the
-candidate's process (fd 4) and rebuilds its answer from fd 5 as a plain value. The verdict goes
-out as one frame on fd 6, a pipe only this process holds: {passed, checks, calls, reason, error}.
+test, entry_point, context, call_timeout, data), runs the problem's own code (``context``: the
+prompt, for helpers the tests use) and the tests in its own namespace, with every ``assert``
+counted, and calls ``check(candidate)`` where ``candidate`` sends each call's arguments as data
+to the candidate's process (fd 4) and rebuilds its answer from fd 5 as a plain value. The
+verdict goes out as one frame on fd 6, a pipe only this process holds: {passed, checks, calls,
+reason, error, report}.
+
+Trusted tests that ask the candidate about many inputs (factory/verification_functions.py) find
+the inputs as ``harness_data`` (a plain value, never spliced into code) and append what they
+learn to ``harness_report``, which comes back in the verdict as plain data.
 """
 
 import ast
@@ -139,8 +144,11 @@ def _read_job():
 def judge(job):
     counter = [0]
     candidate = Candidate(float(job["call_timeout"]))
-    verdict = {"passed": False, "checks": 0, "calls": 0, "reason": None, "error": False}
-    namespace = {"__name__": "__tests__", "__harness_count__": counter}
+    report = []
+    verdict = {"passed": False, "checks": 0, "calls": 0, "reason": None, "error": False,
+               "report": report}
+    namespace = {"__name__": "__tests__", "__harness_count__": counter,
+                 "harness_data": job.get("data"), "harness_report": report}
     lines = job["test"].splitlines()
     try:
         if job.get("context"):
@@ -171,6 +179,12 @@ def judge(job):
         verdict["reason"] = (f"{type(exc).__name__}{': ' + message if message else ''}"
                              f"{_where(exc, lines)}")
     verdict.update(checks=counter[0], calls=candidate.calls)
+    try:
+        dumps(report)
+    except (WireError, RecursionError, ValueError):
+        report.clear()
+        verdict.update(error=True, reason="the tests reported something that is not plain data")
+        return verdict
     if candidate.broken:
         verdict["reason"] = candidate.broken
     elif verdict["reason"] is None and counter[0] == 0:

@@ -10,7 +10,7 @@ JSON result line.
 - ``program`` {code, stdin, timeout}: the program runs as user 65534 in a fresh folder on the
   tmpfs, in its own session, with a wall-clock timeout and capped output; its output is for the
   caller to compare, outside the sandbox.
-- ``function`` {solution, test, entry_point, context, timeout, call_timeout}: the judge
+- ``function`` {solution, test, entry_point, context, timeout, call_timeout, data}: the judge
   (``judge`` source) runs the tests as user 65533; the candidate (``candidate`` source) runs the
   solution as user 65534 and answers calls as data over pipes. The verdict comes on a pipe only
   the judge holds; the candidate's stdout is just output. Neither can signal, trace or read the
@@ -300,6 +300,7 @@ def run_function(job, cap, judge_src, candidate_src):
     pump.read(jout_r, JUDGE_CAP, lambda: kill_group(judge))
     pump.read(ver_r, 1 << 20, lambda: kill_group(judge))
     request = {k: job[k] for k in ("test", "entry_point", "context", "call_timeout")}
+    request["data"] = job.get("data")  # inputs for the tests, as data (sandbox_judge.py)
     pump.write(job_w, dumps(request))
     pump.write(src_w, job["solution"].encode("utf-8", "replace"))
     status = None

@@ -137,6 +137,10 @@ class Strategy(ABC):
     # in containers) or "generate" (the model judges)
     judge_queue: ClassVar[str] = "verify"
     judge_needs_model: ClassVar[bool] = False
+    # judged by code that depends on a prompt's earlier rounds (autoif: the verification
+    # functions kept in one round judge the responses of the next): the judge stage then loads
+    # them and calls judge_after
+    judge_reads_history: ClassVar[bool] = False
 
     def __init__(self, params: StrategyParams, settings: Settings | None = None) -> None:
         self.params = params
@@ -172,6 +176,12 @@ class Strategy(ABC):
     def judge(self, prompt: PromptSpec, samples: list[Sample]) -> list[VerdictSpec]:
         """Verdicts for samples of one prompt, in order (strategies judged by code)."""
         raise NotImplementedError(f"{type(self).__name__} has no judge")
+
+    def judge_after(self, prompt: PromptSpec, samples: list[Sample],
+                    before: list[JudgedSample]) -> list[VerdictSpec]:
+        """Verdicts for samples of one prompt given its samples judged in earlier rounds
+        (``before``: loaded only for strategies that set judge_reads_history)."""
+        return self.judge(prompt, samples)
 
     async def judge_with_model(self, llm: LLM, work: list[JudgeWork]) -> list[list[VerdictSpec]]:
         """Verdicts for many prompts at once (strategies judged by a model, see

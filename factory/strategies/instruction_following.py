@@ -21,7 +21,7 @@ from pydantic import Field, field_validator, model_validator
 from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import JudgedSample, PromptSpec, Sample, VerdictSpec
-from factory.strategies.pass_fail import PassFailParams, PassFailStrategy
+from factory.strategies.pass_fail import PassFailParams, PassFailStrategy, lowest_scored
 from verifiers import ifeval
 from verifiers.ifeval.augment import draw, wording
 
@@ -90,9 +90,7 @@ class InstructionFollowing(PassFailStrategy):
 
     def rejectable(self, wrong: list[JudgedSample]) -> list[JudgedSample]:
         """Pairs reject the responses that follow the fewest constraints."""
-        sound = [s for s in wrong if s.verdict.error is None]
-        fewest = min((s.verdict.score or 0.0 for s in sound), default=None)
-        return [s for s in sound if (s.verdict.score or 0.0) == fewest]
+        return lowest_scored(wrong)
 
     def curation_meta(self, prompt: PromptSpec) -> dict[str, Any]:
         ref = prompt.reference

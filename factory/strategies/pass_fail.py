@@ -66,6 +66,14 @@ class PassFailStrategy(Strategy):
                                 self.pair_meta, self.rejectable)
 
 
+def lowest_scored(wrong: list[JudgedSample]) -> list[JudgedSample]:
+    """The failing samples with the lowest score (checks that errored left out): for
+    strategies whose pairs reject the worst failures, not any failure."""
+    sound = [s for s in wrong if s.verdict.error is None]
+    fewest = min((s.verdict.score or 0.0 for s in sound), default=None)
+    return [s for s in sound if (s.verdict.score or 0.0) == fewest]
+
+
 def _outcomes(judged: list[JudgedSample], rejectable: Rejectable | None = None
               ) -> tuple[int, int]:
     """Distinct passing and distinct failing samples (those ``rejectable`` keeps); a sample

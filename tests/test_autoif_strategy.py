@@ -1,0 +1,159 @@
+"""The autoif strategy: an instruction written per query, verification functions cross-validated
+on pooled test cases in the sandbox, responses judged by the kept functions; SFT from passing
+responses, pairs against the fewest accepted, the functions and cases in every line's meta. A
+whole job runs in-process on SQLite with a scripted model and the real sandbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from db.models import Generation, Job, PreferencePair, Prompt, SftExample, Verdict
+from factory.llm.base import SamplingParams
+from factory.llm.scripted import ScriptedLLM
+from factory.seeds import SeedKind
+from factory.strategies import get_strategy
+from factory.strategies.autoif import (
+    INSTRUCTION_ROUND,
+    RESPONSE_ROUND,
+    VERIFIER_ROUND,
+    AutoIf,
+    AutoIfParams,
+    Verifier,
+    pooled_cases,
+)
+from factory.strategies.base import JudgedSample, VerdictSpec
+from tests.helpers import run_in_process, seed_job
+
+INSTRUCTION = "Answer in fewer than 10 words."
+# four distinct honest functions, then one that always says True
+FUNCTIONS = [
+    "def evaluate(response):\n    return len(response.split()) < 10\n",
+    "def evaluate(response):\n    return len(response.split()) <= 9\n",
+    "def evaluate(response):\n    words = response.split()\n    return len(words) < 10\n",
+    "import re\ndef evaluate(response):\n    return len(re.findall(r'\\S+', response)) < 10\n",
+    "def evaluate(response):\n    return True\n",
+]
+CASES = [[{"response": "Short.", "expected": True},
+          {"response": "far " * 20, "expected": False}],
+         [{"response": "Also quite short.", "expected": True},
+          {"response": "long " * 12, "expected": False}]]
+SHORT = "A walk by the river, then home."
+LONG = "We walk along the river for a long time and then we come back home for tea."
+
+
+def verifier_text(i: int, broken: bool = False) -> str:
+    if broken:
+        return json.dumps({"function": "def evaluate(response):\n    return 1\n",
+                           "cases": CASES[0]})
+    return json.dumps({"function": FUNCTIONS[i % len(FUNCTIONS)], "cases": CASES[i % 2]})
+
+
+def responder(messages: list[dict[str, str]], params: SamplingParams, index: int) -> str:
+    content = messages[-1]["content"]
+    broken = "GARBAGE" in content
+    if '{"instruction":' in content:  # the garbage query's instruction gets garbage functions
+        return json.dumps({"instruction": "GARBAGE in." if broken else INSTRUCTION})
+    if '{"function":' in content:
+        return verifier_text(index, broken)
+    return (SHORT, LONG)[index % 2] + (" again" * (index // 2))
+
+
+def test_registered_as_autoif_on_prompt_seeds() -> None:
+    assert get_strategy("autoif") is AutoIf
+    assert AutoIf.seed_kind == SeedKind.prompts and AutoIf.judge_queue == "sandbox"
+
+
+def test_params_have_autoif_defaults_and_refuse_an_impossible_minimum() -> None:
+    p = AutoIfParams()
+    assert (p.min_accuracy, p.min_functions, p.pass_rule) == (0.8, 3, "all")
+    with pytest.raises(ValidationError, match="min_functions"):
+        AutoIfParams(functions=2, min_functions=3)
+
+
+def test_pooled_cases_merge_duplicates_and_drop_contradictions() -> None:
+    a = Verifier(function="f", cases=[{"response": "x", "expected": True},
+                                      {"response": "y", "expected": False}])
+    b = Verifier(function="g", cases=[{"response": "x", "expected": True},
+                                      {"response": "y", "expected": True},
+                                      {"response": "z", "expected": False}])
+    assert pooled_cases([a, None, b]) == [("x", True), ("z", False)]
+
+
+def judged(i: int, ask: str, text: str, passed: bool, score: float | None = None,
+           details: dict | None = None) -> JudgedSample:
+    return JudgedSample(generation_id=100 + i, sample_index=i, text=text, ask=ask,
+                        verdict=VerdictSpec(passed=passed, score=score, details=details or {}))
+
+
+def test_rounds_follow_what_earlier_rounds_kept() -> None:
+    s = AutoIf(AutoIfParams(functions=4, min_functions=2, first_round=3))
+    spec = s.build_prompts({"prompt": "Plan a walk."})[0]
+    assert spec.reference["query"] == "Plan a walk."
+    (first,) = s.asks(spec, INSTRUCTION_ROUND, [])
+    assert first.name == "instruction"
+    assert first.json_schema["properties"]["instruction"]["maxLength"] == 300
+    inst = judged(0, "instruction", json.dumps({"instruction": INSTRUCTION}), True)
+    assert s.asks(spec, VERIFIER_ROUND, [judged(0, "instruction", "{}", False)]) == []
+    (second,) = s.asks(spec, VERIFIER_ROUND, [inst])
+    assert second.name == "verifier" and second.n == 4 and INSTRUCTION in \
+        second.messages[0]["content"]
+    short = AutoIf(AutoIfParams(function_chars=50, case_chars=10, max_cases=3))
+    schema = short.asks(spec, VERIFIER_ROUND, [inst])[0].json_schema
+    assert schema["properties"]["function"]["maxLength"] == 50
+    assert schema["properties"]["cases"]["maxItems"] == 3
+    assert schema["$defs"]["CheckCase"]["properties"]["response"]["maxLength"] == 10
+    same = [judged(i, "verifier", verifier_text(0), True, 1.0) for i in (1, 2)]
+    assert s.asks(spec, RESPONSE_ROUND, [inst, *same]) == []  # one distinct function
+    other = judged(3, "verifier", verifier_text(1), True, 1.0)
+    (third,) = s.asks(spec, RESPONSE_ROUND, [inst, *same, other])
+    assert third.name == "response" and third.n == 3
+    assert third.messages[0]["content"] == f"Plan a walk.\n\n{INSTRUCTION}"
+
+
+def test_a_job_runs_in_process_and_stores_functions_and_cases(sessions, tmp_path: Path) -> None:
+    records = [{"prompt": "Plan a walk by the river.", "category": "plans"},
+               {"prompt": "GARBAGE: describe a quiet morning."}]
+    job_id = seed_job(sessions, tmp_path / "prompts.jsonl", "autoif", SeedKind.prompts,
+                      records, functions=5, min_functions=3, call_timeout_s=2.0,
+                      first_round=4, max_samples=8, sft_per_problem=2, pairs_per_problem=2)
+    run_in_process(sessions, job_id, ScriptedLLM(responder))
+    with sessions() as s:
+        assert s.get_one(Job, job_id).status == "done"
+        prompts = {p.reference["query"][:7]: p
+                   for p in s.scalars(select(Prompt).where(Prompt.job_id == job_id))}
+        good, garbage = prompts["Plan a "], prompts["GARBAGE"]
+        assert (good.flag, garbage.flag) == (None, "too_few_functions")
+        rows = s.execute(select(Generation, Verdict).join(Verdict)
+                         .where(Generation.job_id == job_id)).all()
+        by_ask: dict[tuple[int, str], list[Verdict]] = {}
+        for g, v in rows:
+            by_ask.setdefault((g.prompt_id, g.ask), []).append(v)
+            assert v.verifier == "autoif" and v.status in ("passed", "failed")
+            assert v.details["reason"]
+        assert {a for _, a in by_ask} == {"instruction", "verifier", "response"}
+        # the always-True function is dropped, the four honest ones kept; garbage keeps none
+        kept = [v.passed for v in by_ask[good.id, "verifier"]]
+        assert kept == [True, True, True, True, False]
+        assert not any(v.passed for v in by_ask[garbage.id, "verifier"])
+        assert (garbage.id, "response") not in by_ask
+        responses = by_ask[good.id, "response"]
+        assert len(responses) == 4 and [v.passed for v in responses] == [True, False] * 2
+        assert all(len(v.details["answers"]) == 4 for v in responses)
+        sft = s.scalars(select(SftExample).where(SftExample.job_id == job_id)).all()
+        pairs = s.scalars(select(PreferencePair).where(PreferencePair.job_id == job_id)).all()
+        assert len(sft) == 2 and len(pairs) == 2
+        for line in [*sft, *pairs]:
+            assert line.meta["instruction"] == INSTRUCTION
+            assert line.meta["functions"] == FUNCTIONS[:4]
+            assert line.meta["function_accuracy"] == [1.0] * 4
+            assert {c["expected"] for c in line.meta["cases"]} == {True, False}
+            assert line.meta["query"] == "Plan a walk by the river."
+        assert all(x.messages[0]["content"].endswith(INSTRUCTION) for x in sft)
+        assert all(x.messages[-1]["content"].startswith(SHORT) for x in sft)
+        assert all(x.rejected[-1]["content"].startswith(LONG) for x in pairs)
+        assert all(x.meta["rejected_score"] == 0.0 for x in pairs)
