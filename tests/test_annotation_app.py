@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
 from db.models import Ranking
-from tests.annotation_helpers import PASSWORD, annotation_store
+from tests.annotation_helpers import PASSWORD, annotation_store, cookies_in_session_state
 from tests.conftest import use
 from tests.helpers import ROOT
 
@@ -19,6 +19,7 @@ APP = str(ROOT / "annotation_ui" / "app.py")
 @pytest.fixture
 def store(sessions, sqlite_url, monkeypatch, tmp_path: Path):
     use(monkeypatch, database_url=sqlite_url)
+    cookies_in_session_state(monkeypatch)
     return sessions
 
 

@@ -28,7 +28,7 @@ from db.models import Annotator, LoginSession, LoginTicket
 from factory.config import Settings
 
 TICKET_S = 60
-TOUCH_S = 30  # last_seen is written at most this often per session
+TOUCH_S = 30  # last_seen is written at most this often (a quarter of a short idle timeout)
 MAX_TOKEN = 100  # longer cookies are not ours: refused before hashing
 
 
@@ -104,7 +104,7 @@ def find(session: Session, sid: str | None,
     seen = as_utc(row.last_seen_at)
     if seen + policy.idle <= now:
         return None, Ended.idle
-    if (now - seen).total_seconds() >= TOUCH_S:
+    if (now - seen).total_seconds() >= min(TOUCH_S, policy.idle.total_seconds() / 4):
         row.last_seen_at = now
     return session.get(Annotator, row.annotator_id), None
 
