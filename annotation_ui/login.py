@@ -17,7 +17,7 @@ from factory.config import Settings
 def _client() -> str | None:
     """The client's address: the per-client key. Behind a proxy named in
     FACTORY_ANNOTATION_TRUSTED_PROXIES this is the address it forwards, otherwise the
-    connection's own (server.py)."""
+    connection's own (server.py); Streamlit gives none for a loopback client."""
     try:
         address = st.context.ip_address
     except Exception:  # noqa: BLE001 - no request (a test's app): no per-client key

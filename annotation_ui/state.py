@@ -7,8 +7,11 @@ at the next click. The cookie is the one the tab sent when it connected."""
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Concatenate, ParamSpec
 
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,6 +60,21 @@ def resolve_user() -> User | None:
 
 def current_user() -> User | None:
     return st.session_state.get("user")
+
+
+P = ParamSpec("P")
+
+
+def in_session(callback: Callable[Concatenate[User, P], None]
+               ) -> Callable[Concatenate[User, P], None]:
+    """For widget callbacks, which Streamlit runs before the script, so before it looks at
+    the session: one whose session ended meanwhile (a log-out in another tab, an admin, the
+    idle timeout) does nothing, and the script then shows the login page."""
+    @functools.wraps(callback)
+    def guarded(user: User, *args: P.args, **kwargs: P.kwargs) -> None:
+        if resolve_user() == user:
+            callback(user, *args, **kwargs)
+    return guarded
 
 
 def hand_off(path: str, fields: dict[str, str]) -> None:
