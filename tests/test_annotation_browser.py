@@ -30,9 +30,10 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 
 
 @contextlib.contextmanager
-def serving(pg_url: str, tmp_path: Path, **settings: str) -> Iterator[str]:
+def serving(pg_url: str, tmp_path: Path, port: int | None = None,
+            **settings: str) -> Iterator[str]:
     """`factory annotate app` on a free port, until the block ends."""
-    port = free_port()
+    port = port or free_port()
     env = env_for(pg_url, "", "") | {f"FACTORY_{k.upper()}": v for k, v in settings.items()}
     log = (tmp_path / f"app-{port}.log").open("wb")
     proc = subprocess.Popen([FACTORY, "annotate", "app", "--port", str(port)], env=env,
@@ -218,3 +219,43 @@ def test_the_back_off_keys_on_a_forwarded_address_only_from_a_trusted_proxy(
     with sessionmaker_for(pg_url)() as s:
         assert s.scalars(select(LoginThrottle.key).where(LoginThrottle.kind == "client")
                          ).all() == seen
+
+
+def test_log_in_through_an_identity_provider_then_the_factorys_session_alone(
+        pg_url, tmp_path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests import oidc_provider
+
+    sessions = sessionmaker_for(pg_url)
+    annotation_store(sessions, tmp_path, count=1, temperatures=(0.3, 1.0),
+                     people=("carol@example.org",))
+    port = free_port()
+    with oidc_provider.provider("Carol@Example.org") as idp, serving(
+            pg_url, tmp_path, port=port, annotation_oidc_label="Example SSO",
+            annotation_oidc_client_id=oidc_provider.CLIENT_ID,
+            annotation_oidc_client_secret=oidc_provider.CLIENT_SECRET,
+            annotation_oidc_metadata_url=f"{idp}/.well-known/openid-configuration",
+            annotation_oidc_redirect_uri=f"http://127.0.0.1:{port}/oauth2callback") as url, \
+            sync_playwright() as pw:
+        browser = launch(pw)
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url)
+        expect(page.get_by_role("textbox", name="Password")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Log in with Example SSO").click()
+        expect(page.get_by_text(RANK)).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("carol@example.org")).to_be_visible()
+        names = {c["name"] for c in context.cookies()}
+        assert "factory_session" in names
+        assert not [n for n in names if n.startswith("_streamlit_user")]  # dropped
+        page.reload()
+        expect(page.get_by_text(RANK)).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Log out", exact=True).click()
+        # logged out: the provider is offered again, not taken silently
+        expect(page.get_by_role("button", name="Log in with Example SSO")).to_be_visible(
+            timeout=30_000)
+        browser.close()
+    with sessions() as s:
+        [row] = s.scalars(select(LoginSession)).all()
+    assert row.method == "oidc" and row.revoked_at is not None
