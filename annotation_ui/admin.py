@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from annotation_ui.quality import show_annotators
 from annotation_ui.state import require_admin, sessions
 from factory.annotation import lockouts, stats
 
@@ -24,6 +25,7 @@ def progress_page() -> None:
     st.metric("Krippendorff's alpha (ordinal)", "n/a" if alpha is None else f"{alpha:.3f}",
               help="over tasks judged by two or more annotators")
     st.caption(f"{shared} tasks judged by two or more annotators")
+    show_annotators()
 
 
 def data_page() -> None:

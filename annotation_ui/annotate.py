@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from annotation_ui.layout import action_bar
 from annotation_ui.state import User, in_session, require_user, sessions, settings
 from annotation_ui.text import BOX_HEIGHT, show_untrusted, untrusted_box
 from factory.annotation import task_queue
@@ -82,17 +83,17 @@ def _pairwise(user: User, shown: task_queue.Shown) -> None:
                 show_untrusted(text)
     tid, order = shown.task.id, [a, b]
     # keys carry the task: a press meant for a task that has left the screen finds no button
-    cols = st.columns(5)
-    cols[0].button("A is better", key=f"a-{tid}", shortcut="A", on_click=_submit,
-                   args=(user, tid, order, [[a], [b]], "A is better"), type="primary")
-    cols[1].button("B is better", key=f"b-{tid}", shortcut="B", on_click=_submit,
-                   args=(user, tid, order, [[b], [a]], "B is better"), type="primary")
-    cols[2].button("Tie", key=f"tie-{tid}", shortcut="T", on_click=_submit,
-                   args=(user, tid, order, [[a, b]], "tie"))
-    cols[3].button("Both bad", key=f"bad-{tid}", shortcut="X", on_click=_submit,
-                   args=(user, tid, order, [[a, b]], "both bad"), kwargs={"all_bad": True})
-    cols[4].button("Skip", key=f"skip-{tid}", shortcut="S", on_click=_submit,
-                   args=(user, tid, order, [], "skip"), kwargs={"skipped": True})
+    with action_bar():
+        st.button("A is better", key=f"a-{tid}", shortcut="A", on_click=_submit,
+                  args=(user, tid, order, [[a], [b]], "A is better"), type="primary")
+        st.button("B is better", key=f"b-{tid}", shortcut="B", on_click=_submit,
+                  args=(user, tid, order, [[b], [a]], "B is better"), type="primary")
+        st.button("Tie", key=f"tie-{tid}", shortcut="T", on_click=_submit,
+                  args=(user, tid, order, [[a, b]], "tie"))
+        st.button("Both bad", key=f"bad-{tid}", shortcut="X", on_click=_submit,
+                  args=(user, tid, order, [[a, b]], "both bad"), kwargs={"all_bad": True})
+        st.button("Skip", key=f"skip-{tid}", shortcut="S", on_click=_submit,
+                  args=(user, tid, order, [], "skip"), kwargs={"skipped": True})
 
 
 def _ranked(user: User, shown: task_queue.Shown) -> None:
@@ -111,14 +112,14 @@ def _ranked(user: User, shown: task_queue.Shown) -> None:
                          placeholder="rank", key=keys[gen_id])
     tid, order = shown.task.id, [g for g, _ in shown.responses]
     incomplete = any(st.session_state.get(key) is None for key in keys.values())
-    cols = st.columns(3)
-    cols[0].button("Submit ranking", key=f"rank-{tid}", shortcut="Ctrl+Enter",
-                   on_click=_submit_ranks, args=(user, tid, order, keys), type="primary",
-                   disabled=incomplete)
-    cols[1].button("All bad", key=f"bad-{tid}", on_click=_submit_ranks,
-                   args=(user, tid, order, keys), kwargs={"all_bad": True}, disabled=incomplete)
-    cols[2].button("Skip", key=f"skip-{tid}", shortcut="S", on_click=_submit,
-                   args=(user, tid, order, [], "skip"), kwargs={"skipped": True})
+    with action_bar():
+        st.button("Submit ranking", key=f"rank-{tid}", shortcut="Ctrl+Enter",
+                  on_click=_submit_ranks, args=(user, tid, order, keys), type="primary",
+                  disabled=incomplete)
+        st.button("All bad", key=f"bad-{tid}", on_click=_submit_ranks,
+                  args=(user, tid, order, keys), kwargs={"all_bad": True}, disabled=incomplete)
+        st.button("Skip", key=f"skip-{tid}", shortcut="S", on_click=_submit,
+                  args=(user, tid, order, [], "skip"), kwargs={"skipped": True})
 
 
 def page() -> None:
@@ -135,10 +136,10 @@ def page() -> None:
     st.caption(f"done {done} · left {left}")
     with st.expander("Guidelines"):
         st.markdown(GUIDELINES)
-    top = st.columns(2)
-    top[0].button("Undo last", key="undo", shortcut="U", on_click=_undo, args=(user,),
+    with st.container(horizontal=True):  # one row on a phone too
+        st.button("Undo last", key="undo", shortcut="U", on_click=_undo, args=(user,),
                   disabled=not has_last)
-    top[1].button("Edit last", key="edit", shortcut="E", on_click=_edit, args=(user,),
+        st.button("Edit last", key="edit", shortcut="E", on_click=_edit, args=(user,),
                   disabled=not has_last)
     if flash := st.session_state.pop("flash", None):
         getattr(st, flash[0])(flash[1])

@@ -205,6 +205,9 @@ class Ranking(Base):
     all_bad: Mapped[bool] = mapped_column(default=False)
     skipped: Mapped[bool] = mapped_column(default=False)
     comment: Mapped[str | None] = mapped_column(Text)
+    # from the task appearing (its claim's shown_at) to this ranking's first save; kept on
+    # edits, None when not known (rankings older than the column)
+    seconds: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(onupdate=utcnow)
 
@@ -247,7 +250,9 @@ class InstructionTags(Base):
 
 
 class AnnotationClaim(Base):
-    """An annotator working on a task: it counts toward the task's k until judged or stale."""
+    """An annotator working on a task: it counts toward the task's k until judged or stale.
+    ``claimed_at`` is renewed each time the task is drawn again (the claim is alive);
+    ``shown_at`` stays when it first appeared, to time the judgment."""
 
     __tablename__ = "annotation_claims"
     __table_args__ = (UniqueConstraint("task_id", "annotator_id"),)
@@ -255,6 +260,7 @@ class AnnotationClaim(Base):
     task_id: Mapped[int] = mapped_column(ForeignKey("annotation_tasks.id", ondelete="CASCADE"))
     annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"))
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    shown_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class LoginThrottle(Base):

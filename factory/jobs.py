@@ -25,6 +25,7 @@ from db.models import (
     SftExample,
     Verdict,
 )
+from factory.config import Settings
 from factory.prompts import template_version
 from factory.strategies import get_strategy
 from factory.strategies.base import SeedRejected, Strategy, StrategyParams
@@ -46,9 +47,9 @@ class Step:
     queue: str
 
 
-def strategy_for(job: Job) -> Strategy:
+def strategy_for(job: Job, settings: Settings | None = None) -> Strategy:
     cls = get_strategy(job.strategy)
-    return cls(cls.Params.model_validate(job.params))
+    return cls(cls.Params.model_validate(job.params), settings)
 
 
 def parse_params(strategy: str, params: dict[str, Any]) -> StrategyParams:

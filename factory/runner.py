@@ -65,6 +65,7 @@ class InProcess:
                  on_step: Callable[[Step], None] | None = None,
                  parallel: int | None = None) -> None:
         self.sessions = sessions
+        self.settings = settings
         self.llm_factory: Callable[[], LLM] = lambda: connect(settings)
         self.on_step = on_step
         self.lease_s = settings.lease_s
@@ -72,7 +73,7 @@ class InProcess:
 
     def _run(self, step: Step) -> Step | None:
         try:
-            return run_step(self.sessions, step, self.llm_factory, self.lease_s)
+            return run_step(self.sessions, step, self.llm_factory, self.lease_s, self.settings)
         except Exception as exc:
             record_failure(self.sessions, step, exc)
             raise

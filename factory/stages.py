@@ -23,6 +23,7 @@ from db.base import utcnow
 from db.models import Batch, Generation, Job, PreferencePair, Prompt, SftExample, Verdict
 from db.session import insert_ignore
 from factory import leases
+from factory.config import Settings
 from factory.jobs import Step, strategy_for
 from factory.llm import LLM, ChatResult, LLMResponseError, SamplingParams, request_seed
 from factory.strategies.base import (
@@ -77,8 +78,8 @@ def _claim(session: Session, batch: Batch, stage: str, round: int,
     return result.rowcount == 1
 
 
-def _load(session: Session, step: Step, owner: str, lease_s: float
-          ) -> tuple[Batch, Strategy] | None:
+def _load(session: Session, step: Step, owner: str, lease_s: float,
+          settings: Settings | None) -> tuple[Batch, Strategy] | None:
     batch = session.get(Batch, step.batch_id)
     if batch is None or (batch.stage, batch.round) != (step.stage, step.round):
         return None  # stale or duplicate delivery: the batch has moved on
@@ -87,16 +88,16 @@ def _load(session: Session, step: Step, owner: str, lease_s: float
         return None  # cancelled (or not started): leave the batch where it is
     if not leases.acquire(session, step, owner, lease_s):
         return None  # another delivery of this step is working on it
-    return batch, strategy_for(job)
+    return batch, strategy_for(job, settings)
 
 
 def generate(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM],
-             owner: str, lease_s: float) -> Step | None:
+             owner: str, lease_s: float, settings: Settings | None = None) -> Step | None:
     """Ask the model for this round's samples; the client is made only if something is asked
     and is closed before the rows are written. A request the server refuses, or answers with
     something unusable, sets its prompt aside with the reason; the rest of the batch goes on."""
     with sessions.begin() as session:
-        if (loaded := _load(session, step, owner, lease_s)) is None:
+        if (loaded := _load(session, step, owner, lease_s, settings)) is None:
             return None
         batch, strategy = loaded
         prompts = list(session.scalars(select(Prompt).where(Prompt.batch_id == batch.id,
@@ -176,12 +177,12 @@ def _with_model(llm_factory: Callable[[], LLM], use: Callable[[LLM], Awaitable[T
 
 
 def judge(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM],
-          owner: str, lease_s: float) -> Step | None:
+          owner: str, lease_s: float, settings: Settings | None = None) -> Step | None:
     """Judge this round's new samples (by code, or by the model for strategies judged by it),
     then send the next round or curate the batch. Prompts set aside with an error are neither
     asked again nor curated (`factory job retry` sends them again)."""
     with sessions.begin() as session:
-        if (loaded := _load(session, step, owner, lease_s)) is None:
+        if (loaded := _load(session, step, owner, lease_s, settings)) is None:
             return None
         batch, strategy = loaded
         prompts = {p.id: p for p in session.scalars(select(Prompt)
@@ -296,13 +297,15 @@ def _finish_job_if_complete(session: Session, job_id: int) -> None:
 
 
 def run_step(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[], LLM],
-             lease_s: float = LEASE_S) -> Step | None:
-    """Run one step; ``llm_factory`` makes a model client, called only when one is needed.
-    The step holds the batch's lease while it works, and gives it up if it fails."""
+             lease_s: float = LEASE_S, settings: Settings | None = None) -> Step | None:
+    """Run one step; ``llm_factory`` makes a model client, called only when one is needed;
+    ``settings`` are the runner's, for what a strategy reaches itself (the reward server;
+    the environment's when None). The step holds the batch's lease while it works, and gives
+    it up if it fails."""
     stage = generate if step.stage == "generate" else judge
     owner = leases.new_owner()
     try:
-        return stage(sessions, step, llm_factory, owner, lease_s)
+        return stage(sessions, step, llm_factory, owner, lease_s, settings)
     except BaseException:
         leases.release_quietly(sessions, step.batch_id, owner)
         raise

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.base import utcnow
+from db.models import AnnotationClaim
 from factory.annotation import task_queue
 from factory.annotation.accounts import Role, add_annotator
 from factory.llm import SamplingParams
@@ -45,6 +49,38 @@ def annotation_store(sessions: sessionmaker[Session], tmp: Path, k: int = 1, cou
         ids = {name: add_annotator(s, name, Role.annotator, PASSWORD).id for name in people}
         ids["root"] = add_annotator(s, "root", Role.admin, PASSWORD).id
     return job_id, ids
+
+
+HONEST, CARELESS, ADVERSARIAL = ("ann", "bob", "eve"), "cat", "dan"
+TEAM = (*HONEST, CARELESS, ADVERSARIAL)
+
+
+def choose(who: str, shown: list[int], good: int) -> list[list[int]]:
+    """The tiers each kind of annotator gives a pair: the careless one always takes the one
+    shown first (A), the adversarial one the worse, the honest ones the better."""
+    bad = next(g for g in shown if g != good)
+    if who == CARELESS:
+        return [[shown[0]], [shown[1]]]
+    return [[bad], [good]] if who == ADVERSARIAL else [[good], [bad]]
+
+
+def rank_everything(sessions: sessionmaker[Session], annotator_id: int, who: str,
+                    took_s: float = 0.0) -> None:
+    """Rank every task the annotator is handed as ``who`` would (pairs only; the better
+    response is the plain one, not the one holding a script), each shown ``took_s`` seconds
+    before it is ranked and drawn again in between (as a rerun of the page does)."""
+    while True:
+        with sessions.begin() as s:
+            if task_queue.next_task(s, annotator_id) is None:
+                return
+            s.execute(update(AnnotationClaim).where(AnnotationClaim.annotator_id == annotator_id)
+                      .values(shown_at=utcnow() - timedelta(seconds=took_s)))
+        with sessions.begin() as s:
+            shown = task_queue.next_task(s, annotator_id)
+            order = [g for g, _ in shown.responses]
+            good = next(g for g, text in shown.responses if text.startswith("answer"))
+            task_queue.submit(s, annotator_id, shown.task.id, choose(who, order, good),
+                              shown=order)
 
 
 JAR = "test-cookie-jar"

@@ -35,11 +35,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+MODEL_CHOICE = frozenset({"FACTORY_MODEL_DIR", "FACTORY_REWARD_MODEL_DIR", "FACTORY_MODEL_SEED"})
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Every test starts from defaults in its own directory; settings are re-read."""
+    """Every test starts from defaults in its own directory; settings are re-read. The
+    machine's choice of tiny models (``MODEL_CHOICE``) stays, so a run on models trained from
+    another seed tests those models everywhere, not only in the session's servers."""
     for key in list(os.environ):
-        if key.startswith("FACTORY_") and not key.startswith("FACTORY_TEST_"):
+        if (key.startswith("FACTORY_") and not key.startswith("FACTORY_TEST_")
+                and key not in MODEL_CHOICE):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()

@@ -9,7 +9,15 @@ from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
 from db.models import Ranking
-from tests.annotation_helpers import PASSWORD, annotation_store, cookies_in_session_state
+from tests.annotation_helpers import (
+    ADVERSARIAL,
+    CARELESS,
+    PASSWORD,
+    TEAM,
+    annotation_store,
+    cookies_in_session_state,
+    rank_everything,
+)
 from tests.conftest import use
 from tests.helpers import ROOT
 
@@ -161,6 +169,27 @@ def test_admin_sees_progress_agreement_and_data(store, tmp_path) -> None:
     assert ops_table.loc["respond", "samples"] == 4
     # nobody has judged the responses by machine: acceptance is not 100%, it is not measured
     assert pd.isna(ops_table.loc["respond", "accepted"])
+
+
+def test_progress_shows_each_annotator_worst_first(store, tmp_path) -> None:
+    """Agreement with the others, time per judgment and position bias: the adversarial
+    annotator tops the first table, the careless one (always A, fast) the other two."""
+    _, ids = annotation_store(store, tmp_path, k=len(TEAM), count=3, temperatures=(0.3, 1.0),
+                              people=TEAM)
+    for who in TEAM:
+        rank_everything(store, ids[who], who, took_s=3 if who == CARELESS else 40)
+    admin = logged_in("root")
+    admin.switch_page("views/progress.py").run()
+    assert [h.value for h in admin.subheader][-3:] == [
+        "Agreement per annotator", "Time per judgment", "Position bias"]
+    agreed, timed, bias = (admin.dataframe[i].value for i in (2, 3, 4))
+    assert agreed.iloc[0]["annotator"] == ADVERSARIAL and agreed.iloc[0]["agreement"] == 0
+    assert agreed.iloc[0]["oppose"] == agreed.iloc[0]["compared"] == 3
+    assert (agreed.set_index("annotator")["oppose"].drop([ADVERSARIAL, CARELESS]) == 0).all()
+    assert timed.iloc[0]["annotator"] == CARELESS and len(timed) == len(TEAM)
+    assert list(bias["annotator"][:1]) == ["(everyone)"]
+    assert bias.set_index("annotator").loc[CARELESS, "first share"] == 1.0
+    assert bias.iloc[0]["first wins"] + bias.iloc[0]["second wins"] == 3 * len(TEAM)
 
 
 def blocks(node):

@@ -134,3 +134,31 @@ def test_0007_renames_keep_every_row_and_go_back(store_url: str) -> None:
             "done", "verify"]
         assert conn.execute(text("SELECT count(*) FROM verdicts")).scalar() == 1
     engine.dispose()
+
+
+def test_judgment_times_keep_open_claims_and_go_back(store_url: str) -> None:
+    """A claim open during the upgrade counts as shown when last drawn, rankings made before
+    have no time (unknown, not zero), and the columns go again on the way down. The revision
+    is found by its message, so renumbering it at a merge changes nothing here."""
+    script = ScriptDirectory.from_config(alembic_config(store_url))
+    [times] = [r for r in script.walk_revisions() if r.doc.startswith("judgment times")]
+    command.downgrade(alembic_config(store_url), "0006")
+    engine = engine_for(store_url)
+    with engine.begin() as conn:
+        for sql in OLD_ROWS:
+            conn.execute(text(sql))
+        conn.execute(text("INSERT INTO annotation_claims (id, task_id, annotator_id, claimed_at)"
+                          " VALUES (1, 1, 1, '2026-01-03 10:00:00')"))
+    command.upgrade(alembic_config(store_url), "head")
+    with engine.connect() as conn:
+        [(shown, claimed)] = conn.execute(text(
+            "SELECT shown_at, claimed_at FROM annotation_claims"))
+        assert shown == claimed and shown is not None
+        assert conn.execute(text("SELECT seconds FROM rankings")).scalar_one() is None
+    command.downgrade(alembic_config(store_url), times.down_revision)
+    columns = {t: {c["name"] for c in inspect(engine).get_columns(t)}
+               for t in ("annotation_claims", "rankings")}
+    assert "shown_at" not in columns["annotation_claims"] and "seconds" not in columns["rankings"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM annotation_claims")).scalar() == 1
+    engine.dispose()

@@ -16,7 +16,7 @@ from db.models import Job, PreferencePair, Verdict
 from factory.arithmetic import held_out
 from factory.arithmetic_pairs import held_out_pairs, worked
 from factory.config import Settings
-from factory.llm import LLMUnavailable
+from factory.llm import LLMRefused, LLMUnavailable
 from factory.llm.reward_client import RewardClient
 from factory.llm.scripted import ScriptedLLM
 from factory.prompts import render
@@ -61,6 +61,18 @@ def test_wrong_model_name_is_refused_with_the_reason(reward_url: str) -> None:
     client = RewardClient(reward_url, "no-such-model", max_retries=0)
     with pytest.raises(LLMUnavailable, match="HTTP 404.*check the model name"):
         score(client, [(chat("What is 1 + 1?"), "2")])
+
+
+def test_a_response_past_the_reward_models_context_is_refused_alone(reward_url: str) -> None:
+    """vLLM answers a conversation longer than --max-model-len with a 400, which the client
+    keeps as that item's refusal; the other items are scored."""
+    question = chat("What is 1 + 1?")
+    long_answer = "1" * 6000  # one token a digit: past the server's 4096
+    short, refused = score(RewardClient(reward_url, Settings().reward_model),
+                           [(question, "1 + 1 = 2.\nThe answer is \\boxed{2}."),
+                            (question, long_answer)])
+    assert isinstance(short, float) and math.isfinite(short)
+    assert isinstance(refused, LLMRefused) and "HTTP 400" in str(refused), refused
 
 
 def test_reward_job_stores_served_scores_and_pairs_by_them(sessions, tmp_path, monkeypatch,

@@ -1,6 +1,8 @@
 """The reward strategy and the reward client, with scripted stand-ins: n responses a prompt,
-scored in batches, best against worst past a margin, scores on every verdict; a reward server
-that is down or answers garbage fails the step with the reason and nothing is paired."""
+scored in batches sent at once, best against worst past a margin, scores on every verdict,
+against the runner's reward server; a reward server that is down or answers garbage fails the
+step with the reason and nothing is paired; a response it refuses is errored alone; a list of
+servers is spread over."""
 
 from __future__ import annotations
 
@@ -14,10 +16,18 @@ import pytest
 from sqlalchemy import select
 
 from db.models import Generation, Job, PreferencePair, Prompt, SftExample, Verdict
-from factory.jobs import JobError
-from factory.llm import LLMResponseError, LLMUnavailable
-from factory.llm.reward_client import RewardClient, ScriptedReward, connect_reward
-from factory.llm.scripted import ScriptedLLM
+from factory.config import Settings
+from factory.jobs import JobError, start
+from factory.llm import LLMRefused, LLMResponseError, LLMUnavailable, SamplingParams, connect
+from factory.llm.reward_client import (
+    RewardClient,
+    ScriptedReward,
+    SpreadReward,
+    connect_reward,
+)
+from factory.llm.scripted import ScriptedLLM, arithmetic
+from factory.llm.spread import Breaker
+from factory.runner import InProcess
 from factory.seeds import SeedKind
 from tests.conftest import free_port, use
 from tests.helpers import ROOT, run_in_process, seed_job
@@ -120,6 +130,80 @@ def test_a_reward_server_that_fails_fails_the_step_and_pairs_nothing(
         assert s.get_one(Job, job_id).status != "done"
 
 
+def test_a_runner_scores_against_its_own_settings_not_the_environments(
+        sessions, tmp_path: Path, monkeypatch) -> None:
+    use(monkeypatch, reward_base_url="scripted://flat")  # the environment: 0.5 for everything
+    job_id = job(sessions, tmp_path, QUESTIONS[:3])
+    runner = InProcess(sessions, Settings(llm_base_url="scripted://arithmetic",
+                                          reward_base_url="scripted://arithmetic"))
+    with sessions.begin() as s:
+        steps = start(s, s.get_one(Job, job_id))
+    runner.send(steps)
+    with sessions() as s:
+        assert s.get_one(Job, job_id).status == "done"
+        verdicts = s.scalars(select(Verdict)).all()
+        assert len(verdicts) == 12 and {v.score for v in verdicts} <= {2.0, -2.0}
+        assert {v.details["reward_model"] for v in verdicts} == {"scripted-arithmetic"}
+
+
+LONG = " and so on" * 100  # 300 words: past a reward context of 120 words
+
+
+def long_at_t1(messages: list[dict[str, str]], params: SamplingParams, index: int) -> str:
+    """The arithmetic stand-in, but the first sample at temperature 1 rambles on."""
+    text = arithmetic(messages, params, index)
+    return text + LONG if params.temperature == 1.0 and index == 0 else text
+
+
+def test_a_refused_response_is_an_errored_verdict_and_the_rest_are_scored_and_paired(
+        sessions, tmp_path: Path, monkeypatch) -> None:
+    use(monkeypatch, reward_base_url="scripted://arithmetic?context=120")
+    job_id = job(sessions, tmp_path, QUESTIONS[:6])
+    run_in_process(sessions, job_id, ScriptedLLM(long_at_t1))
+    with sessions() as s:
+        assert s.get_one(Job, job_id).status == "done"
+        rows = s.execute(select(Generation, Verdict).join(
+            Verdict, Verdict.generation_id == Generation.id)).all()
+        assert len(rows) == 6 * 4  # every sample has its verdict
+        refused = {g.id for g, v in rows if v.status == "error"}
+        assert refused == {g.id for g, _ in rows if g.text.endswith(LONG)} and len(refused) == 6
+        for g, v in rows:
+            if g.id in refused:
+                assert v.score is None and not v.passed
+                assert "refused the response" in v.details["check_error"]
+                assert "maximum context length is 120" in v.details["check_error"]
+            else:
+                assert v.status in ("passed", "failed") and v.score in (2.0, -2.0)
+        pairs = s.scalars(select(PreferencePair)).all()
+        sft = s.scalars(select(SftExample)).all()
+        assert pairs  # the scored ones are still paired
+        used = {x for p in pairs for x in (p.chosen_generation_id, p.rejected_generation_id)}
+        assert not used & refused and not {x.generation_id for x in sft} & refused
+        for pair in pairs:
+            assert pair.meta["samples"] == 3  # the three scored responses of its prompt
+
+
+def test_reward_chunks_go_at_once_up_to_the_clients_concurrency(
+        sessions, tmp_path: Path, monkeypatch) -> None:
+    live = {"now": 0, "most": 0}
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        live["now"] += 1
+        live["most"] = max(live["most"], live["now"])
+        await asyncio.sleep(0.05)
+        live["now"] -= 1
+        return httpx.Response(200, json=answer(json.loads(request.content)))
+
+    monkeypatch.setattr("factory.strategies.reward.RewardScored.reward_model",
+                        lambda self: client(slow, concurrency=5))
+    job_id = job(sessions, tmp_path, QUESTIONS[:5], score_batch=2)  # 20 responses, 10 chunks
+    run_in_process(sessions, job_id, ScriptedLLM.named("arithmetic"))
+    with sessions() as s:
+        assert s.get_one(Job, job_id).status == "done"
+        assert len(s.scalars(select(Verdict)).all()) == 20
+    assert live["most"] == 5  # not one chunk (2) at a time; never past the client's limit
+
+
 # --- the HTTP client against a fake server ----------------------------------------------------
 
 def answer(body: dict) -> dict:
@@ -128,8 +212,10 @@ def answer(body: dict) -> dict:
         {"index": 0, "label": "reward", "probs": [float(len(text))], "num_classes": 1}]}
 
 
-def client(handler, retries: int = 2) -> RewardClient:
-    c = RewardClient("http://rm.test/v1", "tiny-reward", max_retries=retries, retry_base_s=0.001)
+def client(handler, retries: int = 2, url: str = "http://rm.test/v1",
+           concurrency: int = 256) -> RewardClient:
+    c = RewardClient(url, "tiny-reward", max_retries=retries, retry_base_s=0.001,
+                     concurrency=concurrency)
     c._http = httpx.AsyncClient(base_url=c.base_url, transport=httpx.MockTransport(handler))
     return c
 
@@ -192,6 +278,19 @@ def test_client_refuses_garbage_rather_than_make_up_a_score(reply, match: str) -
         asyncio.run(client(handler).score(ITEMS[:1]))
 
 
+def test_client_keeps_a_refused_item_in_its_place_and_scores_the_rest() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body["messages"][-1]["content"] == "2":
+            return httpx.Response(400, json={"message": "This model's maximum context length "
+                                             "is 4096 tokens. However, you requested 5000"})
+        return httpx.Response(200, json=answer(body))
+
+    first, second = asyncio.run(client(handler).score(ITEMS))
+    assert isinstance(first, LLMRefused) and "HTTP 400" in str(first)
+    assert "maximum context length" in str(first) and second == 5.0
+
+
 def test_client_wrong_model_name_is_a_configuration_error() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(404, text='{"message": "The model `x` does not exist."}')
@@ -201,10 +300,43 @@ def test_client_wrong_model_name_is_a_configuration_error() -> None:
 
 
 def test_connect_reward_follows_the_settings(monkeypatch) -> None:
-    s = use(monkeypatch, reward_base_url="http://10.0.0.5:8001/v1", reward_model="rm")
+    s = use(monkeypatch, reward_base_url="http://10.0.0.5:8001/v1", reward_model="rm",
+            llm_max_retries="2", llm_retry_base_s="0.25", llm_api_key="sk-x")
     rm = connect_reward(s)
     assert isinstance(rm, RewardClient) and (rm.base_url, rm.model) == ("http://10.0.0.5:8001",
                                                                          "rm")
+    gen = connect(s)
+    # the generator's client options, from one place
+    for c in (rm, gen):
+        assert (c.max_retries, c.retry_base_s) == (2, 0.25)
+        assert c._http.headers["Authorization"] == "Bearer sk-x"
+    assert rm._http.timeout == gen._http.timeout
     asyncio.run(rm.aclose())
+    asyncio.run(gen.aclose())
     assert isinstance(connect_reward(use(monkeypatch, reward_base_url="scripted://flat")),
                       ScriptedReward)
+
+
+def test_connect_reward_spreads_a_list_of_servers_past_one_that_is_down(monkeypatch) -> None:
+    s = use(monkeypatch, reward_base_url="http://10.0.0.5:8001/v1, http://10.0.0.6:8001",
+            reward_model="rm")
+    rm = connect_reward(s)
+    assert isinstance(rm, SpreadReward) and rm.model == "rm"
+    assert [c.base_url for c in rm.servers] == ["http://10.0.0.5:8001", "http://10.0.0.6:8001"]
+    asyncio.run(rm.aclose())
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    def up(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answer(json.loads(request.content)))
+
+    dead = client(down, retries=0, url="http://dead.test")
+    live = client(up, url="http://live.test")
+    spread = SpreadReward([dead, live], Breaker())
+    assert asyncio.run(spread.score(ITEMS * 3)) == [1.0, 5.0] * 3
+    assert spread.sent[1] == 6 and spread.sent[0] >= 1  # tried, then skipped while down
+    both_down = SpreadReward([dead, client(down, retries=0, url="http://dead2.test")],
+                             Breaker())
+    with pytest.raises(LLMUnavailable, match="every model server failed"):
+        asyncio.run(both_down.score(ITEMS[:1]))

@@ -39,8 +39,13 @@ DATA = Path(__file__).parent.parent / "factory" / "data"
 
 
 def test_tiny_model_is_calibrated_for_rejection_sampling(vllm_url: str) -> None:
+    """Served as built: vLLM's accuracy on the build's held-out problems is the one the build
+    measured (sampling noise aside), and wherever a seed lands (0.39-0.50 over seeds 0-2) the
+    model gets many problems right and many wrong, which is what rejection sampling needs."""
+    built = json.loads((Settings().model_dir / "build_info.json").read_text())
     acc = measure(OpenAIClient(vllm_url, "tiny-qwen2"), count=400, temperature=0.7)
-    assert 0.40 <= acc["all"] <= 0.90, acc
+    assert abs(acc["all"] - built["held_out_accuracy_t0.7_hf"]) <= 0.08, (acc, built)
+    assert 0.25 <= acc["all"] <= 0.90, acc
     assert acc["1"] > 0.5 > acc["3"], acc        # small operands mostly right, large mostly wrong
     assert acc["1"] > acc["2"] > acc["3"], acc
 

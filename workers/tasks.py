@@ -30,7 +30,7 @@ def _run(task: Task, stage: str, batch_id: int, round: int, queue: str) -> None:
     sessions = sessionmaker_for(settings.database_url)
     step = Step(stage, batch_id, round, queue)
     try:
-        nxt = run_step(sessions, step, lambda: connect(settings), settings.lease_s)
+        nxt = run_step(sessions, step, lambda: connect(settings), settings.lease_s, settings)
     except RETRYABLE as exc:
         try:
             attempts = record_attempt(sessions, step)

@@ -1,15 +1,17 @@
-"""What the admin pages show: task progress, rankings per annotator, agreement, and the data
-each strategy has produced."""
+"""What the admin pages show: task progress, rankings per annotator, agreement (overall and
+per annotator), judgment times, position bias, and the data each strategy has produced."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from db.models import AnnotationTask, Annotator, Job, PreferencePair, Ranking, SftExample
+from factory.annotation import quality
 from factory.annotation.consensus import Tiers, agreement
 
 
@@ -51,6 +53,52 @@ def inter_annotator_agreement(session: Session, job_id: int | None = None
         by_task[task_id].append((annotator_id, tiers))
     shared = [t for t in by_task.values() if len(t) >= 2]
     return agreement(shared), len(shared)
+
+
+@dataclass(frozen=True)
+class QualityTables:
+    agreement: list[dict[str, Any]]
+    time: list[dict[str, Any]]
+    position: list[dict[str, Any]]
+
+
+def annotator_quality(session: Session) -> QualityTables:
+    """Three tables, worst first, to find careless or adversarial annotators: agreement with
+    the others' consensus, time per judgment, and position bias (everyone, then each)."""
+    names = dict(session.execute(select(Annotator.id, Annotator.name)).all())
+    rows = session.execute(select(Ranking.task_id, Ranking.annotator_id, Ranking.tiers,
+                                  Ranking.shown_order, Ranking.seconds)
+                           .where(Ranking.skipped.is_(False))
+                           .order_by(Ranking.task_id, Ranking.id)).all()
+    by_task: dict[int, list[tuple[int, Tiers]]] = defaultdict(list)
+    shown: dict[int, list[tuple[Tiers, list[int]]]] = defaultdict(list)
+    seconds: dict[int, list[float]] = defaultdict(list)
+    for task_id, who, tiers, order, secs in rows:
+        by_task[task_id].append((who, tiers))
+        shown[who].append((tiers, order))
+        if secs is not None:
+            seconds[who].append(secs)
+    agreed = quality.agreement_with_others(by_task.values())
+    agreement_rows = sorted(
+        ({"annotator": names[a], "shared tasks": g.tasks, "compared": g.compared,
+          "agree": g.agree, "oppose": g.oppose, "tied": g.tied, "agreement": g.rate}
+         for a, g in agreed.items()),
+        key=lambda r: (r["agreement"] is None, r["agreement"] or 0.0, r["annotator"]))
+    times = {a: quality.timing(s) for a, s in seconds.items()}
+    time_rows = sorted(({"annotator": names[a], "timed": t.n, "median s": t.median,
+                         "p25 s": t.p25, "p75 s": t.p75} for a, t in times.items() if t),
+                       key=lambda r: (r["median s"], r["annotator"]))
+    everyone = quality.position_bias(p for ps in shown.values() for p in ps)
+    each = {a: quality.position_bias(ps) for a, ps in shown.items()}
+
+    def bias_row(name: str, p: quality.Position) -> dict[str, Any]:
+        return {"annotator": name, "first wins": p.first, "second wins": p.second,
+                "tied": p.tied, "first share": p.first_share, "p (no bias)": p.p_value}
+
+    position_rows = [bias_row("(everyone)", everyone)] + sorted(
+        (bias_row(names[a], p) for a, p in each.items()),
+        key=lambda r: (r["p (no bias)"] is None, r["p (no bias)"] or 0.0, r["annotator"]))
+    return QualityTables(agreement_rows, time_rows, position_rows)
 
 
 def data_per_strategy(session: Session) -> list[dict[str, Any]]:

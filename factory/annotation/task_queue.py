@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select
@@ -160,9 +160,9 @@ def submit(session: Session, annotator_id: int, task_id: int, tiers: Tiers, *,
     if task is None:
         raise TaskError(f"no task {task_id}")
     last = last_ranking(session, annotator_id)
-    claimed = session.scalar(select(exists().where(AnnotationClaim.task_id == task_id,
-                                                   AnnotationClaim.annotator_id == annotator_id)))
-    if not claimed and (last is None or last.task_id != task_id):
+    claim = session.scalar(select(AnnotationClaim).where(
+        AnnotationClaim.task_id == task_id, AnnotationClaim.annotator_id == annotator_id))
+    if claim is None and (last is None or last.task_id != task_id):
         raise TaskError(f"task {task_id} is not the one on your screen; nothing saved")
     if list(shown) != shown_order(task, annotator_id):
         raise TaskError(f"task {task_id} was not shown to you in that order; nothing saved")
@@ -175,7 +175,8 @@ def submit(session: Session, annotator_id: int, task_id: int, tiers: Tiers, *,
     if ranking is None:
         if not skipped and _judged(session, task) >= task.rankings_wanted:
             raise TaskError(f"task {task_id} has its {task.rankings_wanted} rankings already")
-        ranking = Ranking(task_id=task_id, annotator_id=annotator_id)
+        ranking = Ranking(task_id=task_id, annotator_id=annotator_id,
+                          seconds=_since(claim.shown_at) if claim else None)
         session.add(ranking)
     ranking.shown_order = shown_order(task, annotator_id)
     ranking.tiers = [] if skipped else tiers
@@ -186,6 +187,12 @@ def submit(session: Session, annotator_id: int, task_id: int, tiers: Tiers, *,
     session.flush()
     _settle(session, task)
     return ranking
+
+
+def _since(moment: datetime) -> float:
+    """Seconds from ``moment`` to now (SQLite hands back naive datetimes: they are UTC)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return max(0.0, (utcnow() - aware).total_seconds())
 
 
 def last_ranking(session: Session, annotator_id: int) -> Ranking | None:

@@ -91,10 +91,11 @@ def run_app(port: int = typer.Option(8501), address: str = typer.Option("127.0.0
     """Serve the annotation app (Streamlit, with the session routes) on ADDRESS:PORT."""
     import annotation_ui
 
+    # its look and client settings: annotation_ui/.streamlit/config.toml, which Streamlit
+    # reads beside the script whatever the working directory
     script = Path(annotation_ui.__file__).parent / "server.py"
     args = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-            "--server.port", str(port), "--server.address", address,
-            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
+            "--server.port", str(port), "--server.address", address]
     # uvicorn believes X-Forwarded-For from these only (its default would be 127.0.0.1):
     # the per-client log-in back-off keys on the address it settles on
     env = {**os.environ, "FORWARDED_ALLOW_IPS": settings().annotation_trusted_proxies}

@@ -5,6 +5,7 @@ from factory.llm.base import (
     ChatResult,
     Completion,
     LLMError,
+    LLMRefused,
     LLMResponseError,
     LLMUnavailable,
     SamplingParams,
@@ -13,6 +14,6 @@ from factory.llm.base import (
 from factory.llm.connect import connect
 
 __all__ = [
-    "LLM", "ChatResult", "LLMError", "LLMResponseError", "LLMUnavailable", "Completion",
-    "SamplingParams", "connect", "request_seed",
+    "LLM", "ChatResult", "LLMError", "LLMRefused", "LLMResponseError", "LLMUnavailable",
+    "Completion", "SamplingParams", "connect", "request_seed",
 ]

@@ -54,6 +54,11 @@ class LLMResponseError(LLMError):
     """The server answered, but not with something usable (a bad request or a garbled body)."""
 
 
+class LLMRefused(LLMResponseError):
+    """The server refused this one request (HTTP 4xx, say longer than its context): others
+    may well succeed, unlike a garbled answer, which says the server itself is wrong."""
+
+
 class LLM(Protocol):
     model: str
 

@@ -17,6 +17,7 @@ import httpx
 from factory.llm.base import (
     ChatResult,
     Completion,
+    LLMRefused,
     LLMResponseError,
     LLMUnavailable,
     SamplingParams,
@@ -83,7 +84,7 @@ class OpenAIClient:
                     f"{self.base_url} refused the request: HTTP {resp.status_code}: "
                     f"{resp.text[:300]} (check the model name, API key and URL)")
             if resp.status_code >= 400:
-                raise LLMResponseError(
+                raise LLMRefused(
                     f"{self.base_url} refused the request: HTTP {resp.status_code}: "
                     f"{resp.text[:500]}")
             try:

@@ -11,10 +11,14 @@ vLLM's chat form takes one conversation a request, so a batch is many requests i
 one semaphore (the server batches them). Retries, backoff and errors are the generator
 client's: connection errors, 429 and 5xx are retried with backoff; once retries are spent, or
 on 401/403/404, :class:`LLMUnavailable`; any answer that is not one finite score per pair is an
-:class:`LLMResponseError` - a score is never made up.
+:class:`LLMResponseError` - a score is never made up. Both fail the whole call. A request the
+server refuses on its own merits (another 4xx: a conversation longer than the model's context)
+is that item's :class:`LLMRefused`, in its place in the list, and the rest are scored.
 
-``connect_reward(settings)`` picks the client behind ``FACTORY_REWARD_BASE_URL``;
-``scripted://NAME`` is an instant stand-in for tests (see :data:`SCRIPTS`).
+``connect_reward(settings)`` picks the client behind ``FACTORY_REWARD_BASE_URL``: one server,
+several separated by commas (spread over as the generator's are, ``factory.llm.spread``), or
+``scripted://NAME`` (``?context=WORDS`` refuses longer conversations), an instant stand-in for
+tests (see :data:`SCRIPTS`).
 """
 
 from __future__ import annotations
@@ -22,26 +26,44 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 from factory.config import Settings
-from factory.llm.base import LLMResponseError
+from factory.llm.base import LLMRefused, LLMResponseError
+from factory.llm.connect import client_options, server_urls
 from factory.llm.openai_client import OpenAIClient
+from factory.llm.spread import Spread
 
 Messages = list[dict[str, str]]
 # One item to score: the prompt's messages and a response to them.
 RewardItem = tuple[Messages, str]
+# An item's score, or the server's refusal of that one item.
+Scored = float | LLMRefused
 
 
 class RewardModel(Protocol):
     model: str
 
-    async def score(self, items: Sequence[RewardItem]) -> list[float]:
-        """One score per item, in order; raises rather than returning a partial list."""
+    async def score(self, items: Sequence[RewardItem]) -> list[Scored]:
+        """One score per item, in order, or that item's refusal; raises (LLMUnavailable,
+        LLMResponseError) when the server is down or answers garbage, never a partial list."""
         ...
 
     async def aclose(self) -> None: ...
+
+
+async def score_each(score_one: Callable[[Messages, str], Awaitable[float]],
+                     items: Sequence[RewardItem]) -> list[Scored]:
+    """Every item at once; a refused item keeps its place, any other failure fails all."""
+    async def one(messages: Messages, response: str) -> Scored:
+        try:
+            return await score_one(messages, response)
+        except LLMRefused as exc:
+            return exc
+
+    return list(await asyncio.gather(*(one(m, r) for m, r in items)))
 
 
 def conversation(messages: Messages, response: str) -> Messages:
@@ -62,10 +84,10 @@ class RewardClient(OpenAIClient):
         root = re.sub(r"/v1/?$", "", base_url.rstrip("/"))
         super().__init__(root, model, api_key, **kw)
 
-    async def score(self, items: Sequence[RewardItem]) -> list[float]:
-        return list(await asyncio.gather(*(self._score_one(m, r) for m, r in items)))
+    async def score(self, items: Sequence[RewardItem]) -> list[Scored]:
+        return await score_each(self.score_one, items)
 
-    async def _score_one(self, messages: Messages, response: str) -> float:
+    async def score_one(self, messages: Messages, response: str) -> float:
         body = {"model": self.model, "messages": conversation(messages, response),
                 "use_activation": False, "add_generation_prompt": False}
         async with self._sem:
@@ -83,6 +105,15 @@ class RewardClient(OpenAIClient):
             raise LLMResponseError(f"{where}: malformed answer: {exc!r}: "
                                    f"{str(data)[:200]}") from exc
         return _finite(probs[0], where)
+
+
+class SpreadReward(Spread[RewardClient]):
+    """Several reward servers: each item goes to the one with the fewest in flight, and past
+    one that is down, with the generator's circuit breakers."""
+
+    async def score(self, items: Sequence[RewardItem]) -> list[Scored]:
+        return await score_each(
+            lambda m, r: self.route(lambda server: server.score_one(m, r)), items)
 
 
 # --- the scripted stand-in -------------------------------------------------------------------
@@ -112,23 +143,35 @@ SCRIPTS: dict[str, Scorer] = {"arithmetic": arithmetic, "flat": flat}
 
 
 class ScriptedReward:
-    def __init__(self, scorer: Scorer, model: str = "scripted-reward") -> None:
+    def __init__(self, scorer: Scorer, model: str = "scripted-reward",
+                 context_words: int | None = None) -> None:
         self.scorer = scorer
         self.model = model
+        self.context_words = context_words
         self.calls = 0  # score() calls (batches)
         self.scored = 0
 
     @classmethod
-    def named(cls, name: str) -> ScriptedReward:
+    def named(cls, name: str, context_words: int | None = None) -> ScriptedReward:
+        """A built-in script; ``context_words`` imitates the model's context: a longer
+        conversation is refused as vLLM refuses it."""
         if name not in SCRIPTS:
             raise LLMResponseError(f"unknown scripted reward model {name!r}; "
                                    f"known: {sorted(SCRIPTS)}")
-        return cls(SCRIPTS[name], model=f"scripted-{name}")
+        return cls(SCRIPTS[name], model=f"scripted-{name}", context_words=context_words)
 
-    async def score(self, items: Sequence[RewardItem]) -> list[float]:
+    async def score(self, items: Sequence[RewardItem]) -> list[Scored]:
         self.calls += 1
         self.scored += len(items)
-        return [self.scorer(m, r) for m, r in items]
+        return await score_each(self._score_one, items)
+
+    async def _score_one(self, messages: Messages, response: str) -> float:
+        words = sum(len(m["content"].split()) for m in conversation(messages, response))
+        if self.context_words is not None and words > self.context_words:
+            raise LLMRefused(f"scripted://{self.model} refused the request: HTTP 400: This "
+                             f"model's maximum context length is {self.context_words} tokens; "
+                             f"the conversation has {words}")
+        return self.scorer(messages, response)
 
     async def aclose(self) -> None:
         return None
@@ -137,8 +180,9 @@ class ScriptedReward:
 def connect_reward(settings: Settings) -> RewardModel:
     url = settings.reward_base_url
     if url.startswith("scripted://"):
-        return ScriptedReward.named(url.removeprefix("scripted://").split("?")[0])
-    return RewardClient(url, settings.reward_model, settings.llm_api_key.get_secret_value(),
-                        concurrency=settings.llm_concurrency, timeout_s=settings.llm_timeout_s,
-                        max_retries=settings.llm_max_retries,
-                        retry_base_s=settings.llm_retry_base_s)
+        parsed = urlsplit(url)
+        context = parse_qs(parsed.query).get("context")
+        return ScriptedReward.named(parsed.netloc, int(context[0]) if context else None)
+    options = client_options(settings)
+    servers = [RewardClient(u, settings.reward_model, **options) for u in server_urls(url)]
+    return servers[0] if len(servers) == 1 else SpreadReward(servers)

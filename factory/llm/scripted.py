@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Callable
 
-from factory.llm.base import ChatResult, Completion, LLMResponseError, SamplingParams
+from factory.llm.base import ChatResult, Completion, LLMRefused, LLMResponseError, SamplingParams
 
 Responder = Callable[[list[dict[str, str]], SamplingParams, int], str]
 
@@ -71,7 +71,7 @@ class ScriptedLLM:
             await asyncio.sleep(self.delay_s)
         words = sum(len(m["content"].split()) for m in messages)
         if self.context_words is not None and words > self.context_words:
-            raise LLMResponseError(
+            raise LLMRefused(
                 f"scripted://{self.model} refused the request: HTTP 400: This model's maximum "
                 f"context length is {self.context_words} tokens; the messages have {words}")
         texts = [self.responder(messages, params, i) for i in range(params.n)]

@@ -5,16 +5,17 @@ next. Servers behind one load-balancing URL need none of this; a list in the set
 A server that failed is skipped for a cool-down (its circuit breaker is open), so a dead one
 costs one request its retries, not every request; after the cool-down one probe request is let
 through, and its failure doubles the cool-down (capped). ``connect()`` builds a SpreadLLM per
-step, so the breakers live in a process-wide registry keyed by the server's URL."""
+step, so the breakers live in a process-wide registry keyed by the server's URL. Reward servers
+(``factory.llm.reward_client``) are spread the same way."""
 
 from __future__ import annotations
 
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from factory.llm.base import LLM, ChatResult, LLMError, LLMUnavailable, SamplingParams
 
@@ -110,11 +111,23 @@ class Breaker:
 BREAKERS = Breaker()
 
 
-class SpreadLLM:
-    def __init__(self, servers: Sequence[LLM], breaker: Breaker | None = None) -> None:
+class Server(Protocol):
+    async def aclose(self) -> None: ...
+
+
+S = TypeVar("S", bound=Server)
+T = TypeVar("T")
+
+
+class Spread(Generic[S]):
+    """Requests spread over ``servers`` (model or reward servers alike): :meth:`route` sends
+    one request, given as what to do with the server chosen."""
+
+    def __init__(self, servers: Sequence[S], breaker: Breaker | None = None) -> None:
         if not servers:
             raise ValueError("no model server given")
         self.servers = list(servers)
+        self.model: str = getattr(self.servers[0], "model", "")
         self.breaker = breaker or BREAKERS
         self.keys = [self.breaker.key(s) for s in self.servers]
         self.in_flight = [0] * len(servers)
@@ -127,13 +140,12 @@ class SpreadLLM:
         rotated = [(self._turn + i) % n for i in range(n)]
         return sorted(rotated, key=lambda i: self.in_flight[i])
 
-    async def _call(self, i: int, messages: list[dict[str, str]], params: SamplingParams,
-                    probe: bool) -> ChatResult:
+    async def _call(self, i: int, request: Callable[[S], Awaitable[T]], probe: bool) -> T:
         key = self.keys[i]
         self.in_flight[i] += 1
         self.sent[i] += 1
         try:
-            result = await self.servers[i].chat(messages, params)
+            result = await request(self.servers[i])
         except LLMUnavailable:
             self.breaker.failed(key, probe)
             raise
@@ -149,7 +161,7 @@ class SpreadLLM:
         self.breaker.succeeded(key)
         return result
 
-    async def chat(self, messages: list[dict[str, str]], params: SamplingParams) -> ChatResult:
+    async def route(self, request: Callable[[S], Awaitable[T]]) -> T:
         failures: list[str] = []
         skipped: list[int] = []
         for i in self._order():
@@ -158,7 +170,7 @@ class SpreadLLM:
                 skipped.append(i)
                 continue
             try:
-                return await self._call(i, messages, params, admitted == "probe")
+                return await self._call(i, request, admitted == "probe")
             except LLMUnavailable as exc:
                 failures.append(str(exc))
         if skipped:
@@ -166,7 +178,7 @@ class SpreadLLM:
             i = min(skipped, key=lambda j: self.breaker.reopens_at(self.keys[j]))
             failures += [self.breaker.describe(self.keys[j]) for j in skipped if j != i]
             try:
-                return await self._call(i, messages, params, probe=False)
+                return await self._call(i, request, probe=False)
             except LLMUnavailable as exc:
                 failures.append(str(exc))
         raise LLMUnavailable("every model server failed: " + "; ".join(failures))
@@ -174,3 +186,8 @@ class SpreadLLM:
     async def aclose(self) -> None:
         for server in self.servers:
             await server.aclose()
+
+
+class SpreadLLM(Spread[LLM]):
+    async def chat(self, messages: list[dict[str, str]], params: SamplingParams) -> ChatResult:
+        return await self.route(lambda server: server.chat(messages, params))

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from factory.config import Settings, get_settings
 from factory.llm import LLM, SamplingParams
 from factory.seeds import SeedKind
 
@@ -137,8 +138,16 @@ class Strategy(ABC):
     judge_queue: ClassVar[str] = "verify"
     judge_needs_model: ClassVar[bool] = False
 
-    def __init__(self, params: StrategyParams) -> None:
+    def __init__(self, params: StrategyParams, settings: Settings | None = None) -> None:
         self.params = params
+        self._settings = settings
+
+    @property
+    def settings(self) -> Settings:
+        """The settings of whoever runs the step (an in-process runner's own, a worker's), for
+        services a strategy reaches itself (the reward server); the environment's if none
+        were given."""
+        return self._settings or get_settings()
 
     def sampling(self, ask: Ask, seed: int) -> SamplingParams:
         p = self.params

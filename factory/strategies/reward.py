@@ -10,21 +10,24 @@ prompt is the seed's text as it is, or rendered with another template (``templat
 ``instruction`` and ``problem`` are passed, so ``math/solve_v1`` renders arithmetic prompts
 exactly as the math strategy does - the text the tiny reward model was trained on.
 
-The reward model is reached through ``FACTORY_REWARD_BASE_URL`` (see
-:mod:`factory.llm.reward_client`). A reward server that is down or answers garbage fails the
-judge step with the reason (retried like any step, then the job fails): no sample is paired
-or exported unscored.
+The reward model is reached through the runner's ``reward_base_url`` (``FACTORY_REWARD_BASE_URL``,
+see :mod:`factory.llm.reward_client`). Chunks of ``score_batch`` responses are sent all at once:
+the client's own limit (``FACTORY_LLM_CONCURRENCY`` a server) bounds the requests in flight.
+A response the server refuses (longer than the reward model's context, say) gets an errored
+verdict with the server's reason, and the rest are scored and paired without it. A reward
+server that is down or answers garbage fails the judge step with the reason (retried like any
+step, then the job fails): no sample is paired or exported unscored.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import Field, model_validator
 
-from factory.config import get_settings
-from factory.llm import LLM
-from factory.llm.reward_client import RewardModel, connect_reward
+from factory.llm import LLM, LLMRefused
+from factory.llm.reward_client import RewardItem, RewardModel, Scored, connect_reward
 from factory.prompts import render
 from factory.seeds import SeedKind
 from factory.strategies.base import (
@@ -46,7 +49,8 @@ class RewardParams(RespondParams):
                               "scores are at least this far apart")
     min_score: float = Field(0.0, description="the best is an SFT candidate when its score is "
                              "above this (the tiny reward model: above 0 = probably right)")
-    score_batch: int = Field(64, ge=1, description="responses per call to the reward model")
+    score_batch: int = Field(64, ge=1, description="responses per call to the reward model "
+                             "(calls run at once, up to the client's concurrency)")
 
     @model_validator(mode="after")
     def _two_responses(self) -> RewardParams:
@@ -79,33 +83,31 @@ class RewardScored(Responses):
         raise NotImplementedError("the reward strategy is judged by the reward model")
 
     def reward_model(self) -> RewardModel:
-        """The reward model behind the settings (a test may substitute its own)."""
-        return connect_reward(get_settings())
+        """The reward model behind the runner's settings (a test may substitute its own)."""
+        return connect_reward(self.settings)
 
     async def judge_with_model(self, llm: LLM, work: list[JudgeWork]) -> list[list[VerdictSpec]]:
         # ``llm`` is the generator; the judge here is the reward model
         items = [(prompt.messages, sample.text) for prompt, samples, _ in work
                  for sample in samples]
+        size = self.params.score_batch
         rm = self.reward_model()
         try:
-            scores: list[float] = []
-            size = self.params.score_batch
-            for start in range(0, len(items), size):
-                chunk = items[start : start + size]
-                got = await rm.score(chunk)
-                if len(got) != len(chunk):  # a stand-in that miscounts; never guess
-                    raise ValueError(f"reward model {rm.model} scored {len(got)} of "
-                                     f"{len(chunk)} responses")
-                scores += got
+            chunks = await asyncio.gather(*(_score_chunk(rm, items[start : start + size])
+                                            for start in range(0, len(items), size)))
         finally:
             await rm.aclose()
+        scores = [s for chunk in chunks for s in chunk]
         out, i = [], 0
         for _, samples, _ in work:
             out.append([self._verdict(s, rm.model) for s in scores[i : i + len(samples)]])
             i += len(samples)
         return out
 
-    def _verdict(self, score: float, model: str) -> VerdictSpec:
+    def _verdict(self, score: Scored, model: str) -> VerdictSpec:
+        if isinstance(score, LLMRefused):  # this response only: never scored, never paired
+            reason = f"reward model {model} refused the response: {score}"
+            return VerdictSpec(passed=False, error=reason, details={"reward_model": model})
         return VerdictSpec(passed=score > self.params.min_score, score=score,
                            details={"reward": score, "reward_model": model})
 
@@ -133,3 +135,10 @@ class RewardScored(Responses):
         else:
             cur.flag = "no_margin"
         return cur
+
+
+async def _score_chunk(rm: RewardModel, chunk: list[RewardItem]) -> list[Scored]:
+    got = await rm.score(chunk)
+    if len(got) != len(chunk):  # a stand-in that miscounts; never guess
+        raise ValueError(f"reward model {rm.model} scored {len(got)} of {len(chunk)} responses")
+    return got
