@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from annotation_ui.layout import action_bar
-from annotation_ui.state import User, require_user, sessions, settings
+from annotation_ui.state import User, in_session, require_user, sessions, settings
 from annotation_ui.text import BOX_HEIGHT, show_untrusted, untrusted_box
 from factory.annotation import task_queue
 from factory.annotation.consensus import Tiers
@@ -22,6 +22,7 @@ GUIDELINES = """
 """
 
 
+@in_session
 def _submit(user: User, task_id: int, shown: list[int], tiers: Tiers, choice: str,
             all_bad: bool = False, skipped: bool = False) -> None:
     """Save what was chosen for the task on screen (``shown``: its responses in the order
@@ -39,6 +40,7 @@ def _submit(user: User, task_id: int, shown: list[int], tiers: Tiers, choice: st
                                  else f"Task {task_id}: saved “{choice}”.")
 
 
+@in_session
 def _submit_ranks(user: User, task_id: int, shown: list[int], keys: dict[int, str],
                   all_bad: bool = False) -> None:
     """The ranks chosen in the select boxes (read when the button is pressed) as tiers."""
@@ -53,6 +55,7 @@ def _submit_ranks(user: User, task_id: int, shown: list[int], keys: dict[int, st
             all_bad=all_bad)
 
 
+@in_session
 def _undo(user: User) -> None:
     with sessions().begin() as s:
         undone = task_queue.undo_last(s, user.id)
@@ -61,6 +64,7 @@ def _undo(user: User) -> None:
                                  if undone else "Nothing to undo.")
 
 
+@in_session
 def _edit(user: User) -> None:
     with sessions()() as s:
         last = task_queue.last_ranking(s, user.id)

@@ -1,6 +1,8 @@
-"""Entry point: `factory annotate app` (or `streamlit run annotation_ui/app.py`).
+"""The app's script, served by `factory annotate app` (annotation_ui/server.py: Streamlit's
+server plus the session routes, without which nobody can log in).
 
-Nothing but the login page exists until someone logs in; the admin pages are not even in the
+Who is logged in comes from the session cookie on every run (state.resolve_user). Nothing
+but the login page exists until someone logs in; the admin pages are not even in the
 navigation of an annotator (and check the role again when drawn). Pages are files under
 views/, so a page that is not registered for a user cannot be reached by its URL either."""
 
@@ -8,10 +10,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotation_ui.state import current_user, log_out
+from annotation_ui.state import log_out, resolve_user
 
 st.set_page_config(page_title="Annotation", layout="wide")
-user = current_user()
+user = resolve_user()
 if user is None:
     pages = [st.Page("views/login.py", title="Log in", default=True)]
 else:
@@ -20,10 +22,13 @@ else:
         pages += [st.Page("views/progress.py", title="Progress"),
                   st.Page("views/data.py", title="Data"),
                   st.Page("views/operations.py", title="Operations"),
-                  st.Page("views/lockouts.py", title="Lockouts")]
+                  st.Page("views/lockouts.py", title="Lockouts"),
+                  st.Page("views/sessions.py", title="Sessions")]
     with st.sidebar:
         st.write(f"Logged in as **{user.name}** ({user.role})")
-        if st.button("Log out", key="logout"):
+        if st.button("Log out", key="logout", help="ends this session in every tab"):
             log_out()
-            st.rerun()
+        if st.button("Log out everywhere", key="logout-all",
+                     help="ends all your sessions, on every device"):
+            log_out(everywhere=True)
 st.navigation(pages).run()

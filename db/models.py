@@ -275,3 +275,33 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(default=0)
     last_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[datetime | None]
+
+
+class LoginSession(Base):
+    """A browser's log-in (factory.annotation.login_sessions). The cookie holds a random id;
+    only its SHA-256 is kept, so a copy of the store cannot be replayed as a cookie."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"),
+                                              index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    method: Mapped[str] = mapped_column(String(20))  # "password" or "oidc"
+    client: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginTicket(Base):
+    """A one-time, short-lived ticket the app hands the browser after checking who it is; the
+    browser trades it for a session cookie (POST /session/start). Only its hash is kept."""
+
+    __tablename__ = "login_tickets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    method: Mapped[str] = mapped_column(String(20))
+    client: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime]

@@ -7,10 +7,11 @@ in-process, and the tiny local model served by vLLM on 127.0.0.1:8000.
 from __future__ import annotations
 
 from functools import cache
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +70,43 @@ class Settings(BaseSettings):
     annotation_max_responses: int = Field(4, ge=2, description="responses shown per task")
     annotation_claim_minutes: float = Field(30, gt=0, description="an unjudged task returns "
                                             "to the queue after this long")
+    annotation_session_idle_minutes: float = Field(30, gt=0, description="a log-in session "
+                                                   "unused this long ends")
+    annotation_session_hours: float = Field(12, gt=0, description="a log-in session ends this "
+                                            "long after it began, however busy")
+    annotation_secure_cookie: bool = Field(False, description="mark the session cookie Secure "
+                                           "even when the app sees plain HTTP (behind a TLS "
+                                           "proxy it does not trust); HTTPS requests always do")
+    annotation_trusted_proxies: str = Field("", description="comma-separated addresses or "
+                                            "networks of reverse proxies whose X-Forwarded-For "
+                                            "and X-Forwarded-Proto are believed; empty: none")
+    annotation_oidc_client_id: str = Field("", description="OpenID Connect log-in (st.login) "
+                                           "is offered when this, the metadata URL and the "
+                                           "redirect URI are set")
+    annotation_oidc_client_secret: SecretStr = SecretStr("")
+    annotation_oidc_metadata_url: str = Field("", description="the identity provider's "
+                                              ".well-known/openid-configuration")
+    annotation_oidc_redirect_uri: str = Field("", description="this app's /oauth2callback as "
+                                              "the browser reaches it")
+    annotation_oidc_cookie_secret: SecretStr = Field(SecretStr(""), description="signs "
+                                                     "Streamlit's own short-lived OIDC cookie; "
+                                                     "empty: random per start")
+    annotation_oidc_label: str = Field("single sign-on", description="the log-in button says "
+                                       "'Log in with <label>'")
+
+    @field_validator("annotation_trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        """A typo here would silently trust nobody (or the wrong host): refuse it."""
+        hosts = [part.strip() for part in value.split(",") if part.strip()]
+        for host in hosts:
+            ip_network(host, strict=False)  # ValueError names the bad entry
+        return ",".join(hosts)
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.annotation_oidc_client_id and self.annotation_oidc_metadata_url
+                    and self.annotation_oidc_redirect_uri)
 
     def masked(self) -> dict[str, Any]:
         """Effective settings with secrets and URL passwords hidden."""

@@ -81,3 +81,28 @@ def rank_everything(sessions: sessionmaker[Session], annotator_id: int, who: str
             good = next(g for g, text in shown.responses if text.startswith("answer"))
             task_queue.submit(s, annotator_id, shown.task.id, choose(who, order, good),
                               shown=order)
+
+
+JAR = "test-cookie-jar"
+
+
+def cookies_in_session_state(monkeypatch) -> None:
+    """AppTest has no browser: each AppTest keeps its session cookie in its own session
+    state, and the hand-off to the session routes does what POST /session/start and
+    /session/end do (tests/test_session_routes.py and the browser test try those)."""
+    import streamlit as st
+
+    from annotation_ui import state
+    from factory.annotation import login_sessions
+
+    def hand_off(path: str, fields: dict[str, str]) -> None:
+        if path == "/session/start":
+            with state.sessions().begin() as s:
+                st.session_state[JAR] = login_sessions.redeem(
+                    s, fields["ticket"], login_sessions.Policy.of(state.settings()))
+        else:
+            st.session_state.pop(JAR, None)
+        st.rerun()
+
+    monkeypatch.setattr(state, "session_cookie", lambda: st.session_state.get(JAR))
+    monkeypatch.setattr(state, "hand_off", hand_off)

@@ -15,6 +15,7 @@ from tests.annotation_helpers import (
     PASSWORD,
     TEAM,
     annotation_store,
+    cookies_in_session_state,
     rank_everything,
 )
 from tests.conftest import use
@@ -26,6 +27,7 @@ APP = str(ROOT / "annotation_ui" / "app.py")
 @pytest.fixture
 def store(sessions, sqlite_url, monkeypatch, tmp_path: Path):
     use(monkeypatch, database_url=sqlite_url)
+    cookies_in_session_state(monkeypatch)
     return sessions
 
 

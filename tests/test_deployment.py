@@ -87,6 +87,9 @@ def test_compose_has_every_service_and_refuses_missing_secrets(resolved, tmp_pat
     assert "POSTGRES_PASSWORD" not in env and "FLOWER_PASSWORD" not in env  # no stray secrets
     assert "docker.sock" in str(services["worker-sandbox"]["volumes"])
     assert "docker.sock" not in str(services["worker-generate"].get("volumes", ""))
+    annotate = services["annotate"]["environment"]
+    assert annotate["FACTORY_DATABASE_URL"] == env["FACTORY_DATABASE_URL"]
+    assert annotate["FACTORY_ANNOTATION_TRUSTED_PROXIES"] == ""  # trusts no proxy by default
     for name in ("annotate", "flower"):  # only on localhost unless the operator says so
         assert all(str(p).startswith("127.0.0.1:") or p.get("host_ip") == "127.0.0.1"
                    for p in services[name]["ports"])

@@ -18,7 +18,7 @@ from factory.annotation.reward_vs_people import RankedTask, compare, reward_jobs
 from factory.llm.reward_client import arithmetic
 from factory.llm.scripted import ScriptedLLM
 from factory.seeds import SeedKind
-from tests.annotation_helpers import PASSWORD
+from tests.annotation_helpers import PASSWORD, cookies_in_session_state
 from tests.conftest import use
 from tests.helpers import run_in_process, seed_job
 from tests.test_annotation_app import blocks, logged_in
@@ -163,6 +163,7 @@ def test_admin_sees_reward_scores_beside_rankings_with_model_text_defused(
     from annotation_ui.text import BOX_HEIGHT
 
     use(monkeypatch, database_url=sqlite_url)
+    cookies_in_session_state(monkeypatch)
     job_id = ranked_reward_job(sessions, tmp_path, monkeypatch)
     with sessions() as s:
         expected = reward_vs_people(s, job_id)
@@ -200,6 +201,7 @@ def test_the_reward_section_says_when_there_is_nothing_to_compare(
     from tests.annotation_helpers import annotation_store
 
     use(monkeypatch, database_url=sqlite_url)
+    cookies_in_session_state(monkeypatch)
     annotation_store(sessions, tmp_path, count=1)
     admin = logged_in("root")
     admin.switch_page("views/data.py").run()

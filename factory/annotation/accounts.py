@@ -8,7 +8,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import Annotator
@@ -53,12 +53,18 @@ def add_annotator(session: Session, name: str, role: Role, password: str) -> Ann
     return annotator
 
 
-def set_password(session: Session, name: str, password: str) -> None:
-    _check_password(password)
+def account(session: Session, name: str) -> Annotator:
     annotator = session.scalar(select(Annotator).where(Annotator.name == name))
     if annotator is None:
         raise AccountError(f"no annotator {name!r}")
+    return annotator
+
+
+def set_password(session: Session, name: str, password: str) -> Annotator:
+    _check_password(password)
+    annotator = account(session, name)
     annotator.password_hash = _hasher().hash(password)
+    return annotator
 
 
 def authenticate(session: Session, name: str, password: str) -> Annotator | None:
@@ -71,3 +77,12 @@ def authenticate(session: Session, name: str, password: str) -> Annotator | None
     if annotator is not None and _hasher().check_needs_rehash(annotator.password_hash):
         annotator.password_hash = _hasher().hash(password)
     return annotator
+
+
+def by_email(session: Session, email: str) -> Annotator | None:
+    """The account an identity provider's email maps to: the one named by that address
+    (case-insensitive), made like any other (`factory annotators add alice@example.org`)."""
+    email = email.strip().lower()
+    if "@" not in email:
+        return None
+    return session.scalar(select(Annotator).where(func.lower(Annotator.name) == email))

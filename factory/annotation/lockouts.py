@@ -10,12 +10,12 @@ failure is ``WINDOW_S`` old. Admins see every throttled key and can clear it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from db.base import utcnow
+from db.base import as_utc, utcnow
 from db.models import Annotator, LoginThrottle
 from db.session import insert_ignore, write_lock
 from factory.annotation.accounts import authenticate
@@ -39,11 +39,6 @@ class LockedOut(Exception):
         what = "this account" if self.kind == ACCOUNT else "this computer"
         return (f"Too many failed log-ins for {what}. Try again at "
                 f"{self.until:%H:%M:%S} UTC (in {wait} s).")
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes: they are UTC."""
-    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
 
 
 def _keys(name: str, client: str | None) -> list[tuple[str, str]]:
@@ -71,7 +66,7 @@ def check(session: Session, name: str, client: str | None) -> None:
     for kind, key in _keys(name, client):
         row = session.scalar(select(LoginThrottle).where(LoginThrottle.kind == kind,
                                                          LoginThrottle.key == key))
-        until = _aware(row.locked_until) if row else None
+        until = as_utc(row.locked_until) if row else None
         if until is not None and until > now:
             raise LockedOut(kind, until)
 
@@ -94,7 +89,7 @@ def failed(session: Session, name: str, client: str | None) -> None:
         row = session.scalars(select(LoginThrottle).where(
             LoginThrottle.kind == kind, LoginThrottle.key == key)
             .with_for_update().execution_options(populate_existing=True)).one()
-        if (now - _aware(row.last_failure_at)).total_seconds() > WINDOW_S:
+        if (now - as_utc(row.last_failure_at)).total_seconds() > WINDOW_S:
             row.failures = 0
         row.failures += 1
         row.last_failure_at = now
@@ -114,9 +109,9 @@ def throttled(session: Session) -> list[dict[str, object]]:
     now = utcnow()
     rows = session.scalars(select(LoginThrottle).order_by(LoginThrottle.id))
     out = [{"id": r.id, "kind": r.kind, "key": r.key, "failures": r.failures,
-            "last failure": _aware(r.last_failure_at),
-            "locked until": _aware(r.locked_until),
-            "locked": bool(r.locked_until and _aware(r.locked_until) > now)} for r in rows]
+            "last failure": as_utc(r.last_failure_at),
+            "locked until": as_utc(r.locked_until),
+            "locked": bool(r.locked_until and as_utc(r.locked_until) > now)} for r in rows]
     return sorted(out, key=lambda r: not r["locked"])
 
 

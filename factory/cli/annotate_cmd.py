@@ -9,8 +9,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from factory.annotation import stats, task_queue
-from factory.annotation.accounts import AccountError, Role, add_annotator, set_password
+from factory.annotation import login_sessions, stats, task_queue
+from factory.annotation.accounts import AccountError, Role, account, add_annotator, set_password
 from factory.cli.common import clean_errors, console, sessions, settings
 
 annotators = typer.Typer(no_args_is_help=True, help="Annotator accounts.")
@@ -31,10 +31,18 @@ def add(name: str, role: Role = typer.Option(Role.annotator, "--role"),
 
 @annotators.command("passwd")
 def passwd(name: str, password: str = PASSWORD) -> None:
-    """Set a new password."""
+    """Set a new password; the account's log-in sessions end."""
     with clean_errors(AccountError), sessions().begin() as s:
-        set_password(s, name, password)
-    console.print(f"password of {name} changed")
+        ended = login_sessions.end_all(s, set_password(s, name, password).id)
+    console.print(f"password of {name} changed; {ended} sessions ended")
+
+
+@annotators.command("logout")
+def logout(name: str) -> None:
+    """End every log-in session of this account (all tabs and devices)."""
+    with clean_errors(AccountError), sessions().begin() as s:
+        ended = login_sessions.end_all(s, account(s, name).id)
+    console.print(f"{ended} sessions of {name} ended")
 
 
 @annotators.command("list")
@@ -80,12 +88,15 @@ def status() -> None:
 
 @app.command("app")
 def run_app(port: int = typer.Option(8501), address: str = typer.Option("127.0.0.1")) -> None:
-    """Serve the annotation app (Streamlit) on ADDRESS:PORT."""
+    """Serve the annotation app (Streamlit, with the session routes) on ADDRESS:PORT."""
     import annotation_ui
 
     # its look and client settings: annotation_ui/.streamlit/config.toml, which Streamlit
     # reads beside the script whatever the working directory
-    script = Path(annotation_ui.__file__).parent / "app.py"
+    script = Path(annotation_ui.__file__).parent / "server.py"
     args = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
             "--server.port", str(port), "--server.address", address]
-    os.execv(sys.executable, args)
+    # uvicorn believes X-Forwarded-For from these only (its default would be 127.0.0.1):
+    # the per-client log-in back-off keys on the address it settles on
+    env = {**os.environ, "FORWARDED_ALLOW_IPS": settings().annotation_trusted_proxies}
+    os.execve(sys.executable, args, env)

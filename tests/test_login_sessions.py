@@ -1,0 +1,125 @@
+"""Log-in sessions in the store: only hashes kept, one-time tickets, idle timeout, lifetime,
+revocation of one session or of all a person's."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from db.models import LoginSession, LoginTicket
+from db.session import sessionmaker_for
+from factory.annotation import login_sessions
+from factory.annotation.accounts import Role, add_annotator
+from factory.annotation.login_sessions import Ended, Policy
+from tests.test_lockouts import Clock
+
+POLICY = Policy(idle=timedelta(minutes=30), lifetime=timedelta(hours=12))
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    c = Clock()
+    monkeypatch.setattr(login_sessions, "utcnow", c)
+    return c
+
+
+@pytest.fixture
+def store(store_url):
+    sessions = sessionmaker_for(store_url)
+    with sessions.begin() as s:
+        ids = [add_annotator(s, name, Role.annotator, "correct horse").id
+               for name in ("ann", "bob")]
+    return sessions, ids
+
+
+def log_in(sessions, annotator_id: int) -> str:
+    with sessions.begin() as s:
+        ticket = login_sessions.issue_ticket(s, annotator_id, "password", "10.0.0.1")
+    with sessions.begin() as s:
+        sid = login_sessions.redeem(s, ticket, POLICY)
+    assert sid
+    return sid
+
+
+def who(sessions, sid: str | None):
+    with sessions.begin() as s:
+        found, ended = login_sessions.find(s, sid, POLICY)
+        return (found.name if found else None), ended
+
+
+def test_only_hashes_are_stored_and_a_ticket_works_once(store, clock) -> None:
+    sessions, (ann, _) = store
+    with sessions.begin() as s:
+        ticket = login_sessions.issue_ticket(s, ann, "password", "10.0.0.1")
+        [kept] = s.scalars(select(LoginTicket)).all()
+        assert kept.token_hash == login_sessions.digest(ticket) != ticket
+    with sessions.begin() as s:
+        sid = login_sessions.redeem(s, ticket, POLICY)
+    with sessions.begin() as s:
+        assert login_sessions.redeem(s, ticket, POLICY) is None  # used up
+        [row] = s.scalars(select(LoginSession)).all()
+        values = [getattr(row, c.key) for c in LoginSession.__table__.columns]
+        assert sid not in values and row.token_hash == login_sessions.digest(sid)
+        assert row.method == "password" and row.client == "10.0.0.1"
+        assert not s.scalars(select(LoginTicket)).all()
+    assert who(sessions, sid) == ("ann", None)
+
+
+def test_a_stale_or_unknown_ticket_starts_nothing(store, clock) -> None:
+    sessions, (ann, _) = store
+    with sessions.begin() as s:
+        ticket = login_sessions.issue_ticket(s, ann, "password", None)
+    clock.advance(login_sessions.TICKET_S + 1)
+    with sessions.begin() as s:
+        assert login_sessions.redeem(s, ticket, POLICY) is None
+        assert login_sessions.redeem(s, "made-up", POLICY) is None
+        assert login_sessions.redeem(s, "x" * 10_000, POLICY) is None
+        assert not s.scalars(select(LoginSession)).all()
+
+
+def test_forged_cookies_stand_for_nobody(store, clock) -> None:
+    sessions, (ann, _) = store
+    sid = log_in(sessions, ann)
+    assert who(sessions, sid[:-1] + ("A" if sid[-1] != "A" else "B")) == (None, Ended.unknown)
+    assert who(sessions, login_sessions.digest(sid)) == (None, Ended.unknown)  # the hash itself
+    assert who(sessions, "") == (None, Ended.unknown)
+    assert who(sessions, None) == (None, Ended.unknown)
+
+
+def test_use_keeps_a_session_alive_until_idle_or_its_lifetime_ends(store, clock) -> None:
+    sessions, (ann, _) = store
+    sid = log_in(sessions, ann)
+    clock.advance(29 * 60)
+    assert who(sessions, sid) == ("ann", None)  # used: the idle clock starts again
+    clock.advance(29 * 60)
+    assert who(sessions, sid) == ("ann", None)
+    clock.advance(30 * 60 + 1)
+    assert who(sessions, sid) == (None, Ended.idle)
+
+    busy = log_in(sessions, ann)
+    for _ in range(12 * 3 - 1):  # a click every 20 minutes for 12 hours
+        clock.advance(20 * 60)
+        assert who(sessions, busy) == ("ann", None)
+    clock.advance(20 * 60)
+    assert who(sessions, busy) == (None, Ended.expired)
+
+
+def test_log_out_ends_one_session_everywhere_ends_all(store, clock) -> None:
+    sessions, (ann, bob) = store
+    laptop, phone, bobs = log_in(sessions, ann), log_in(sessions, ann), log_in(sessions, bob)
+    with sessions.begin() as s:
+        assert login_sessions.end(s, laptop)
+        assert not login_sessions.end(s, laptop)  # once
+    assert who(sessions, laptop) == (None, Ended.revoked)
+    assert who(sessions, phone) == ("ann", None)
+    with sessions.begin() as s:
+        assert [(r["annotator"], r["session"]) for r in login_sessions.live(s, POLICY)] == [
+            ("bob", 3), ("ann", 2)]  # newest first; the ended one is gone
+    laptop_again = log_in(sessions, ann)
+    with sessions.begin() as s:
+        assert login_sessions.end_all(s, ann) == 2
+    assert who(sessions, phone) == (None, Ended.revoked)
+    assert who(sessions, laptop_again) == (None, Ended.revoked)
+    assert who(sessions, bobs) == ("bob", None)
+    with sessions.begin() as s:
+        assert [r["annotator"] for r in login_sessions.live(s, POLICY)] == ["bob"]
