@@ -16,13 +16,28 @@ from it. ``defuse`` is a pure function of the text:
   setext underline (``===``, ``---`` under a line) becomes literal text. Fenced code is left
   as it is (a ``#`` there is a comment).
 - Math (``$\\Huge ...$``) is text: ``$`` is escaped outside code spans.
+- Container directives (``:::name`` ... ``:::``; Streamlit's Markdown parses them, and their
+  closing line ends any code fence inside them) do not exist: a joiner goes between colons.
 - Bidirectional controls (an RTL override can show "gpj.exe" as "exe.jpg") become a visible
   marker such as ``‹U+202E›``.
+
+Which lines are fenced code is CommonMark's answer (markdown-it-py, tables on as in GFM), so a
+fence inside a list item or a block quote, indented 4 or more, is code too. Only the two cases
+every CommonMark renderer agrees on count: a fence closed by its own closing line, and one at
+the top level left open (code to the end of the text). A fence left open inside a quote or a
+list item ends with its container, and where a container ends is where renderers could differ
+(footnotes, directives, lazy lines), so its lines are defused like text. Hostile text gains
+nothing from a fake fence: a line is left alone only if it is code once defused too (the
+result is parsed again; if it is not, no line is left alone), links, directives and bidi
+controls are broken in code as well, and a fence that is not one is defused.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
+
+from markdown_it import MarkdownIt
 
 WJ = "\u2060"  # word joiner: invisible, breaks a Markdown construct in two
 
@@ -34,7 +49,7 @@ _LINK = re.compile(r"\](?=[(\[:])")
 _AUTOLINK = re.compile(r"<(?=[A-Za-z][A-Za-z0-9+.-]{1,31}:|[^\s<>@]+@)")
 _WWW = re.compile(r"(?i)(?<![\w])(www)(?=\.)")
 _EMAIL = re.compile(r"(?<=[\w.+-])(?=@[\w-]+\.)")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_COLONS = re.compile(r":(?=::)")  # a run of three colons: a container directive's fence
 # container markers a heading may sit behind: quotes, bullets, numbered items
 _CONTAINER = r"(?:[ \t]*(?:>|[-+*](?=[ \t])|\d{1,9}[.)](?=[ \t])))*[ \t]*"
 _ATX = re.compile(rf"^({_CONTAINER})#{{1,6}}(?=[ \t]|$)")
@@ -53,6 +68,7 @@ def _inline(line: str) -> str:
     line = _AUTOLINK.sub("<" + WJ, line)
     line = re.sub(r"(?i)(https?:)(?=//)", r"\1" + WJ, line)
     line = _WWW.sub(r"\1" + WJ, line)
+    line = _COLONS.sub(":" + WJ, line)
     return _EMAIL.sub(WJ, line)
 
 
@@ -82,23 +98,30 @@ def _no_math(line: str) -> str:
     return "".join(out)
 
 
-def defuse(text: str) -> str:
-    """``text`` as Markdown that cannot pose as the app: see the module's docstring."""
-    text = _BIDI.sub(_marker, text.replace("\r\n", "\n").replace("\r", "\n"))
-    out: list[str] = []
-    fence: tuple[str, int] | None = None  # (character, length) of the open code fence
-    after_text = False  # the line before could make this one a setext underline
-    for line in text.split("\n"):
-        opened = _FENCE.match(line)
-        if fence is not None:
-            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= fence[1] \
-                    and not opened.group(2).strip():
-                fence = None
-            out.append(_inline(line))
-            after_text = False
+@cache
+def _parser() -> MarkdownIt:
+    return MarkdownIt("commonmark").enable("table")
+
+
+def _fenced(text: str) -> set[int]:
+    """The lines (0-based) of fenced code, opening and closing lines included: fences closed
+    by their own closing line, and a top-level fence left open (to the end of the text)."""
+    lines: set[int] = set()
+    for token in _parser().parse(text):
+        if token.type != "fence" or token.map is None:
             continue
-        if opened and not (opened.group(1)[0] == "`" and "`" in opened.group(2)):
-            fence = (opened.group(1)[0], len(opened.group(1)))
+        start, end = token.map
+        closed = end - start == token.content.count("\n") + 2
+        if closed or token.level == 0:
+            lines.update(range(start, end))
+    return lines
+
+
+def _defuse_lines(lines: list[str], code: set[int]) -> str:
+    out: list[str] = []
+    after_text = False  # the line before could make this one a setext underline
+    for i, line in enumerate(lines):
+        if i in code:
             out.append(_inline(line))
             after_text = False
             continue
@@ -108,3 +131,14 @@ def defuse(text: str) -> str:
         out.append(_inline(_no_math(line)))
         after_text = bool(line.strip())
     return "\n".join(out)
+
+
+def defuse(text: str) -> str:
+    """``text`` as Markdown that cannot pose as the app: see the module's docstring."""
+    text = _BIDI.sub(_marker, text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = text.split("\n")
+    code = _fenced(text)
+    out = _defuse_lines(lines, code)
+    if code and not code <= _fenced(out):
+        out = _defuse_lines(lines, set())  # an edit moved a fence: nothing is left alone
+    return out

@@ -7,7 +7,9 @@ sequence per decode step), then, one after the other against it:
 - embedded: ``factory job run`` in-process (the math strategy with its default rounds) on
   SQLite, the whole job through the store;
 - with ``--celery``, also on PostgreSQL and Redis: one ``factory worker`` with its defaults (all
-  queues), then compose.yaml's workers (a generate worker and a verify worker, defaults).
+  queues), then compose.yaml's workers (a generate worker and a verify worker, defaults); the
+  server's count starts once Celery's control broadcast shows every queue the job needs
+  consumed (the check ``factory job run`` makes).
 Prints, per client: the share of the maximum (the server's own count), wall time, samples, SFT
 lines and pairs. Slow on purpose: the server's clock is real time.
 
@@ -19,11 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from itertools import islice
 from pathlib import Path
@@ -32,17 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
 
-from db.migrate import upgrade  # noqa: E402
-from db.models import Generation, Job  # noqa: E402
+from bench.job_runs import Outcome, bare, make_job, outcome  # noqa: E402
+from bench.job_runs import embedded as embedded_run  # noqa: E402
+from db.models import Job  # noqa: E402
 from db.session import sessionmaker_for  # noqa: E402
 from factory import jobs  # noqa: E402
 from factory.arithmetic import problems  # noqa: E402
-from factory.config import Settings  # noqa: E402
-from factory.prompts import render  # noqa: E402
-from factory.runner import InProcess  # noqa: E402
-from factory.seeds import SeedKind, import_seeds  # noqa: E402
 
 MODEL = "sim"
 FACTORY = str(Path(sys.executable).parent / "factory")
@@ -72,46 +68,9 @@ def stats(base: str, reset: bool = False) -> dict:
                                                timeout=10).json()
 
 
-async def bare(url: str, questions: list[str], n: int) -> int:
-    limits = httpx.Limits(max_connections=len(questions) + 8)
-    async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as http:
-        async def one(i: int, q: str) -> int:
-            body = {"model": MODEL, "n": n, "seed": i, "max_tokens": 512, "messages": [
-                {"role": "user", "content": render("math/solve_v1", problem=q)}]}
-            resp = await http.post("/chat/completions", json=body)
-            return len(resp.json()["choices"])
-        return sum(await asyncio.gather(*(one(i, q) for i, q in enumerate(questions))))
-
-
-def make_job(db: str, questions: list[str], answers: list[str], params: dict) -> int:
-    upgrade(db)
-    seeds = Path(tempfile.mkdtemp()) / "seeds.jsonl"
-    seeds.write_text("".join(json.dumps({"problem": q, "answer": a}) + "\n"
-                             for q, a in zip(questions, answers, strict=True)))
-    with sessionmaker_for(db).begin() as s:
-        seed_set, _ = import_seeds(s, seeds, SeedKind.math)
-        job = jobs.create_job(s, "math", seed_set, params, MODEL)
-        s.flush()
-        return job.id
-
-
-def outcome(db: str, job_id: int) -> tuple[int, int, int]:
-    with sessionmaker_for(db)() as s:
-        samples = s.scalar(select(func.count()).select_from(Generation)
-                           .where(Generation.job_id == job_id))
-        p = jobs.progress(s, s.get_one(Job, job_id))
-    return samples, p.sft, p.pairs
-
-
-def embedded(url: str, questions: list[str], answers: list[str], params: dict
-             ) -> tuple[int, int, int]:
-    db = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
-    job_id = make_job(db, questions, answers, params)
-    sessions = sessionmaker_for(db)
-    with sessions.begin() as s:
-        steps = jobs.start(s, s.get_one(Job, job_id))
-    InProcess(sessions, Settings(llm_base_url=url, llm_model=MODEL)).send(steps)
-    return outcome(db, job_id)
+def embedded(url: str, questions: list[str], answers: list[str], params: dict) -> Outcome:
+    """The whole job in-process on SQLite against the simulated server."""
+    return embedded_run(url, MODEL, questions, answers, params)
 
 
 def fresh_pg() -> str:
@@ -131,7 +90,9 @@ def celery(url: str, questions: list[str], answers: list[str], params: dict,
 
     redis.Redis.from_url(REDIS).flushdb()
     db = fresh_pg()
-    job_id = make_job(db, questions, answers, params)
+    job_id = make_job(db, MODEL, questions, answers, params)
+    with sessionmaker_for(db)() as session:
+        needed = jobs.queues_of(session.get_one(Job, job_id))
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("FACTORY_")},
            "FACTORY_DATABASE_URL": db, "FACTORY_BROKER_URL": REDIS,
            "FACTORY_LLM_BASE_URL": url, "FACTORY_LLM_MODEL": MODEL}
@@ -141,7 +102,7 @@ def celery(url: str, questions: list[str], answers: list[str], params: dict,
     workers = [subprocess.Popen([FACTORY, "worker", *args, "--loglevel", "warning"], env=env,
                                 start_new_session=True) for args in layout]
     try:
-        time.sleep(8)  # the workers start and take their queues
+        wait_for_consumers(needed)
         stats(base, reset=True)
         start = time.perf_counter()
         ran = subprocess.run([FACTORY, "job", "run", str(job_id)], env=env,
@@ -154,7 +115,20 @@ def celery(url: str, questions: list[str], answers: list[str], params: dict,
             os.killpg(w.pid, 15)
         for w in workers:
             w.wait(60)
-    return (wall, *outcome(db, job_id))
+    o = outcome(db, job_id)
+    return wall, o.samples, o.sft, o.pairs
+
+
+def wait_for_consumers(queues: list[str], seconds: float = 120) -> None:
+    """Until a live worker consumes each of ``queues`` (the factory's own check, Celery's
+    control broadcast), so the server's count starts with the workers up, not on a guess."""
+    from workers.inspect import missing_consumers
+
+    deadline = time.monotonic() + seconds
+    while missing := missing_consumers(queues, timeout_s=1.0, broker_url=REDIS):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no worker consumes {', '.join(missing)} after {seconds:.0f} s")
+        time.sleep(0.5)
 
 
 def main() -> None:
@@ -175,14 +149,14 @@ def main() -> None:
     try:
         stats(base, reset=True)
         start = time.perf_counter()
-        samples = asyncio.run(bare(base + "/v1", questions, args.n))
+        sent = asyncio.run(bare(base + "/v1", MODEL, questions, args.n, timeout=600))
         rows.append((f"bare client, all at once, n={args.n}", stats(base),
-                     time.perf_counter() - start, samples, "-", "-"))
+                     time.perf_counter() - start, sent.samples, "-", "-"))
         stats(base, reset=True)
         start = time.perf_counter()
-        samples, sft, pairs = embedded(base + "/v1", questions, answers, params)
+        job = embedded(base + "/v1", questions, answers, params)
         rows.append(("factory, embedded (job run)", stats(base), time.perf_counter() - start,
-                     samples, sft, pairs))
+                     job.samples, job.sft, job.pairs))
         for name, layout in (LAYOUTS.items() if args.celery else []):
             wall, samples, sft, pairs = celery(base + "/v1", questions, answers, params,
                                                layout, base)

@@ -22,52 +22,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
-
 from bench import vllm_cpu  # noqa: E402
-from bench.job_throughput import make_job  # noqa: E402
-from db.models import Generation, Job  # noqa: E402
-from db.session import sessionmaker_for  # noqa: E402
-from factory import jobs  # noqa: E402
+from bench.job_runs import bare, embedded  # noqa: E402
 from factory.arithmetic import problems  # noqa: E402
-from factory.config import Settings  # noqa: E402
-from factory.prompts import render  # noqa: E402
-from factory.runner import InProcess  # noqa: E402
 
 PORT = 8124
 
 
-async def bare(url: str, questions: list[str], n: int, max_tokens: int) -> int:
-    limits = httpx.Limits(max_connections=len(questions) + 8)
-    async with httpx.AsyncClient(base_url=url, timeout=900, limits=limits) as http:
-        async def one(i: int, q: str) -> int:
-            body = {"model": vllm_cpu.MODEL, "n": n, "seed": i, "max_tokens": max_tokens,
-                    "temperature": 0.7, "messages": [
-                        {"role": "user", "content": render("math/solve_v1", problem=q)}]}
-            resp = await http.post("/chat/completions", json=body)
-            resp.raise_for_status()
-            return resp.json()["usage"]["completion_tokens"]
-        return sum(await asyncio.gather(*(one(i, q) for i, q in enumerate(questions))))
-
-
-def whole_job(url: str, questions: list[str], answers: list[str], params: dict
-              ) -> tuple[int, int, int, int]:
-    """Tokens, samples, SFT lines and pairs of the job, run embedded with default settings."""
-    import tempfile
-
-    db = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
-    job_id = make_job(db, questions, answers, params)
-    sessions = sessionmaker_for(db)
-    with sessions.begin() as s:
-        steps = jobs.start(s, s.get_one(Job, job_id))
-    InProcess(sessions, Settings(llm_base_url=url, llm_model=vllm_cpu.MODEL)).send(steps)
-    with sessions() as s:
-        tokens, samples = s.execute(select(func.sum(Generation.completion_tokens),
-                                           func.count()).where(Generation.job_id == job_id)
-                                    ).one()
-        p = jobs.progress(s, s.get_one(Job, job_id))
-    return tokens, samples, p.sft, p.pairs
+def bare_tokens(url: str, questions: list[str], n: int, max_tokens: int) -> int:
+    return asyncio.run(bare(url, vllm_cpu.MODEL, questions, n, max_tokens,
+                            temperature=0.7)).tokens
 
 
 def main() -> None:
@@ -82,18 +46,19 @@ def main() -> None:
     questions, answers = [p.question for p in chosen], [str(p.answer) for p in chosen]
     url = vllm_cpu.start_pinned(PORT, args.pin)
     try:
-        asyncio.run(bare(url, questions[:16], args.n, args.max_tokens))  # warm-up
+        bare_tokens(url, questions[:16], args.n, args.max_tokens)  # warm-up
         rates = []
         for label in ("bare", "job", "bare"):
             start = time.perf_counter()
             if label == "bare":
-                tokens = asyncio.run(bare(url, questions, args.n, args.max_tokens))
+                tokens = bare_tokens(url, questions, args.n, args.max_tokens)
                 extra = ""
             else:
                 params = {"max_tokens": args.max_tokens} | (
                     {"batch_size": args.batch_size} if args.batch_size else {})
-                tokens, samples, sft, pairs = whole_job(url, questions, answers, params)
-                extra = f"  samples {samples}  sft {sft}  pairs {pairs}"
+                job = embedded(url, vllm_cpu.MODEL, questions, answers, params)
+                tokens = job.tokens
+                extra = f"  samples {job.samples}  sft {job.sft}  pairs {job.pairs}"
             wall = time.perf_counter() - start
             rates.append(tokens / wall)
             print(f"{label:5s} tokens {tokens:7d}  wall {wall:7.1f}s  {tokens / wall:8.1f} tok/s"

@@ -57,9 +57,9 @@ def main() -> None:
             for seed in seeds:
                 stats(base, reset=True)
                 start = time.perf_counter()
-                samples, sft, pairs = embedded(base + "/v1", questions, answers,
-                                               {**params, "seed": seed})
-                run = (samples, stats(base)["tokens"], sft, pairs, time.perf_counter() - start)
+                job = embedded(base + "/v1", questions, answers, {**params, "seed": seed})
+                run = (job.samples, stats(base)["tokens"], job.sft, job.pairs,
+                       time.perf_counter() - start)
                 print(f"  {name}, seed {seed}: samples, tokens, sft, pairs, s = {run}",
                       flush=True)
                 total = [a + b for a, b in zip(total, run, strict=True)]

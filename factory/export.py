@@ -1,10 +1,10 @@
 """JSONL export that trainers load as-is: TRL's conversational SFT and preference formats.
 
-Rows stream from the store (constant memory apart from one 16-byte digest per distinct line,
-used to drop exact duplicates); lines that match a benchmark are left out and near-duplicates
-removed (factory/cleaning, both on by default); a manifest beside the file records counts,
-filters, what cleaning dropped, models, versions and the file's sha256, so every exported file
-can be traced and reproduced.
+Rows stream from the store (constant memory apart from a 16-byte digest, a line number and a
+score per distinct line, to keep the best-scored of identical lines); lines that match a
+benchmark are left out and near-duplicates removed (factory/cleaning, both on by default); a
+manifest beside the file records counts, filters, what cleaning dropped, models, versions and
+the file's sha256, so every exported file can be traced and reproduced.
 """
 
 from __future__ import annotations
@@ -95,19 +95,11 @@ def export(session: Session, kind: Kind, out: Path, f: ExportFilter,
     out.parent.mkdir(parents=True, exist_ok=True)
     cleaner = Cleaner(cleaning or CleaningOptions())
     result = ExportResult(path=out, manifest=out.with_name(out.name + ".manifest.json"))
-    seen: set[bytes] = set()
     digest = hashlib.sha256()
     tmp = out.with_name(out.name + ".partial")
     with tmp.open("w", encoding="utf-8") as fh:
         for line, model, job_id in _lines(session, kind, f):
-            body = {k: v for k, v in line.items() if k != "metadata"}
-            key = hashlib.blake2b(json.dumps(body, sort_keys=True).encode(),
-                                  digest_size=16).digest()
-            if key in seen:
-                result.duplicates += 1
-                continue
-            seen.add(key)
-            if cleaner.contaminated(line):
+            if not cleaner.admit(line):
                 continue
             text = json.dumps(line, ensure_ascii=False) + "\n"
             fh.write(text)
@@ -116,7 +108,8 @@ def export(session: Session, kind: Kind, out: Path, f: ExportFilter,
             result.models.add(model)
             result.jobs.add(job_id)
     sha256 = digest.hexdigest()
-    if (rewritten := cleaner.dedup_file(tmp)) is not None:
+    result.duplicates = cleaner.copies.dropped
+    if (rewritten := cleaner.finish(tmp)) is not None:
         result.written, sha256 = rewritten.written, rewritten.sha256
         result.models, result.jobs = rewritten.models, rewritten.jobs
     tmp.replace(out)
@@ -125,6 +118,7 @@ def export(session: Session, kind: Kind, out: Path, f: ExportFilter,
         "file": out.name, "format": "trl-conversational-" + ("sft" if kind == "sft" else
                                                              "preference"),
         "count": result.written, "duplicates_dropped": result.duplicates,
+        "duplicates": cleaner.copies_record,
         "sha256": sha256, "models": sorted(result.models),
         "filters": {"job": f.job_id, "strategy": f.strategy, "min_score": f.min_score,
                     "system": f.system},

@@ -33,6 +33,18 @@ from tests.conftest import FACTORY, env_for, free_port
 from tests.helpers import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def streamlit_up(url: str, seconds: float = 60) -> bool:
+    """Whether the Streamlit server at ``url`` answers its health check within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    return False
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
@@ -47,14 +59,7 @@ def serving(pg_url: str, tmp_path: Path, port: int | None = None,
     proc = subprocess.Popen([FACTORY, "annotate", "app", "--port", str(port)], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
+    if not streamlit_up(url):
         proc.kill()
         pytest.fail(f"the app did not start: {(tmp_path / f'app-{port}.log').read_text()}")
     try:

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from factory.cleaning.dedup import DedupOptions, bands, find_duplicates
-from factory.cleaning.export_pass import CleaningOptions
+from factory.cleaning.export_pass import CleaningOptions, line_key
 from factory.export import ExportFilter, export
+from tests.helpers import make_job
 from tests.test_export import job_with_data
 
 BASE = ("A farmer has 12 cows and each cow gives 8 liters of milk a day. He sells the milk at "
@@ -48,13 +49,15 @@ def test_bands_reach_the_recall_at_the_threshold() -> None:
         assert perm % b == 0 and 1 - (1 - t ** (perm // b)) ** b >= 0.97
 
 
-def plant(sessions, job_id: int, rows: list[tuple[list, float]]) -> None:
+def plant(sessions, job_id: int, rows: list[tuple[list, float | None]],
+          tags: list[str] | None = None) -> None:
+    """SFT rows in this order (``tags`` go into each line's metadata as ``tag``)."""
     from db.models import SftExample
 
     with sessions() as s:
         for n, (messages, score) in enumerate(rows):
             s.add(SftExample(job_id=job_id, key=f"planted-{n}", messages=messages,
-                             score=score, meta={}))
+                             score=score, meta={"tag": tags[n]} if tags else {}))
         s.commit()
 
 
@@ -94,3 +97,36 @@ def test_export_drops_benchmark_lines_and_near_copies_and_says_so(sessions,
     assert clean.written == plain.written - 1 - dedup["exact_dropped"] - dedup["near_dropped"]
     off = json.loads(plain.manifest.read_text())["cleaning"]
     assert off == {"decontamination": {"enabled": False}, "near_duplicates": {"enabled": False}}
+
+
+def test_identical_lines_keep_the_best_copy_with_or_without_cleaning(sessions,
+                                                                    tmp_path: Path) -> None:
+    job_id = make_job(sessions, tmp_path, count=1)
+    same, cows = chat(OTHER, "She needs 3 weeks."), chat(BASE, "He makes 2016 dollars.")
+    goats = chat(BASE.replace("cows", "goats"), "He makes 2016 dollars.")
+    plant(sessions, job_id,
+          [(same, 0.2), (same, 0.9), (same, 0.9), (same, None),  # best: the first 0.9
+           (cows, 0.1), (goats, 0.5), (cows, 0.8)],  # the later cow copy beats the goats
+          tags=["low", "best", "tie", "none", "cow-low", "goat", "cow-best"])
+    for name, options in (("clean", CleaningOptions(decontaminate=False)),
+                          ("plain", CleaningOptions(decontaminate=False, dedup=False))):
+        with sessions() as s:
+            r = export(s, "sft", tmp_path / f"{name}.jsonl", ExportFilter(job_id=job_id),
+                       options)
+        lines = [json.loads(x) for x in r.path.read_text().splitlines()]
+        tags = [line["metadata"]["tag"] for line in lines]
+        assert tags == (["best", "cow-best"] if name == "clean" else ["best", "goat", "cow-best"])
+        manifest = json.loads(r.manifest.read_text())
+        assert manifest["duplicates_dropped"] == r.duplicates == 4
+        assert manifest["count"] == r.written == len(lines)
+        assert manifest["sha256"] == hashlib.sha256(r.path.read_bytes()).hexdigest()
+        record = manifest["duplicates"]
+        assert [(d["score"], d["kept"]["score"]) for d in record] == [
+            (0.2, 0.9), (0.9, 0.9), (None, 0.9), (0.1, 0.8)]
+        assert all(d["kept"]["job"] == job_id for d in record)
+        keys = {line_key(line) for line in lines}
+        assert {d["key"] for d in record} <= keys  # a copy of each dropped line is in the file
+        dedup = manifest["cleaning"]["near_duplicates"]
+        if name == "clean":
+            assert dedup["near_dropped"] == 1 and dedup["exact_dropped"] == 0
+            assert [d["kept"] for d in dedup["dropped"]] == [line_key(lines[1])]

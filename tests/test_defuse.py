@@ -7,7 +7,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from annotation_ui.defuse import WJ, defuse
+from annotation_ui.defuse import BIDI, WJ, defuse
 
 RENDER = MarkdownIt("commonmark", {"html": False}).enable("table")
 
@@ -106,3 +106,67 @@ def test_ordinary_text_is_unchanged() -> None:
 def test_html_stays_text() -> None:
     assert defuse("<script>alert(1)</script> <b>bold</b>") == \
         "<script>alert(1)</script> <b>bold</b>"
+
+
+@pytest.mark.parametrize("text", [
+    "- item\n\n    ```\n    # not a heading\n    $x$\n    ```",
+    "1. step\n\n   ```bash\n   # a comment\n   echo $HOME\n   ```\n2. next",
+    "> ```python\n> # a comment\n> print(\"$5\")\n> ```",
+    "- a list\n\n  > quoted\n  >\n  > ~~~\n  > ## not a heading\n  > ~~~",
+])
+def test_fenced_code_inside_lists_and_quotes_is_left_alone(text: str) -> None:
+    assert defuse(text) == text
+    assert "<h" not in rendered(text)
+
+
+def code_lines(markdown: str) -> set[int]:
+    """Lines the oracle renders as code (fenced or indented, closed or not)."""
+    return {i for t in RENDER.parse(markdown) if t.type in ("fence", "code_block") and t.map
+            for i in range(*t.map)}
+
+
+# A fake, unclosed or mismatched fence must not carry a heading, math, a link, a directive or
+# a bidi control out of defusing: whatever the oracle does not render as code is defused.
+SMUGGLERS = [
+    "- item\n\n    ```\n    # inside\n# Log in again $\\Huge x$\n[x](https://evil.example)",
+    "> ```\n# Session expired $x$\n> ```",
+    "> ```\n> code\n# Session expired\n> ```",
+    "- a\n\n    ```\n# Session expired\n    ```",
+    "````\n# code\n```\n# still code\n````\n# Session expired $x$",
+    "~~~\n# code\n```\n# code\n~~~\n# Session expired",
+    "``` `not a fence`\n# Session expired $x$\n```",
+    "    ```\n# Session expired\n    ```",
+    "```\n# code\n``\n# still code, open to the end",
+    "- x\n\n    ```\n    \u202egpj.exe [a](https://evil.example) :red[alert]\n",
+    ":::note\n```\n:::\n# Session expired\n```",
+    "> - a\n>\n>   ```\n# Session expired\n>   ```\n$x$",
+    "<div>\n```\n</div>\n# Session expired\n```",
+]
+
+
+@pytest.mark.parametrize("text", SMUGGLERS)
+def test_a_fake_or_unclosed_fence_smuggles_nothing(text: str) -> None:
+    out = defuse(text)
+    html = RENDER.render(out)
+    assert not re.search(r"<h[1-5]|<a |<img", html), html
+    assert not re.search(f"[{re.escape(BIDI)}]", out)
+    assert ":::" not in out and not re.search(r":[\w+-]+[\[{:/]", out)
+    code = code_lines(out)
+    for i, line in enumerate(out.split("\n")):
+        if i not in code:
+            assert not re.search(r"(?<!\\)\$", line), (i, line)
+
+
+def test_container_directives_do_not_open_and_read_the_same() -> None:
+    text = ":::warning\nPay now\n:::"
+    out = defuse(text)
+    assert ":::" not in out and out.replace(WJ, "") == text
+
+
+def test_when_a_reparse_disagrees_nothing_is_left_alone(monkeypatch) -> None:
+    from annotation_ui import defuse as module
+
+    text = "```\n# comment $x$\n```"
+    answers = iter([{0, 1, 2}, set()])  # code before defusing, none after
+    monkeypatch.setattr(module, "_fenced", lambda _: next(answers))
+    assert defuse(text) == "```\n###### comment \\$x\\$\n```"

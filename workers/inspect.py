@@ -47,10 +47,18 @@ def broker_view(broker_url: str, timeout_s: float = 1.0) -> BrokerView:
     return BrokerView(queues=depths, unacked=unacked, workers=workers)
 
 
-def missing_consumers(queues: list[str], timeout_s: float = 2.0) -> list[str]:
-    """The queues no live worker consumes (Celery's control broadcast tells)."""
+def missing_consumers(queues: list[str], timeout_s: float = 2.0,
+                      broker_url: str | None = None) -> list[str]:
+    """The queues no live worker consumes (Celery's control broadcast tells), on the
+    configured broker or on ``broker_url`` (a bench asks about the workers it started)."""
     from workers.app import app
 
-    found = app.control.inspect(timeout=timeout_s).active_queues() or {}
+    if broker_url is None:
+        found = app.control.inspect(timeout=timeout_s).active_queues() or {}
+    else:  # an app of its own: a connection passed to inspect() does not carry the replies
+        from celery import Celery
+
+        with Celery(broker=broker_url) as other:
+            found = other.control.inspect(timeout=timeout_s).active_queues() or {}
     consumed = {q["name"] for qs in found.values() for q in qs}
     return [q for q in queues if q not in consumed]

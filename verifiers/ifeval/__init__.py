@@ -6,7 +6,8 @@ google-research instruction_following_eval code's rules and kwargs), strict and 
 line, its last line or both, each with and without "*"). An empty response follows nothing.
 A family of types is a module (keywords, language, length_constraints, detectable_content,
 detectable_format, combination, startend, change_case, punctuation); registry holds the types
-and IFEval's conflict rules; augment draws non-conflicting constraints for a prompt.
+and IFEval's conflict rules; clashes the kwargs that contradict each other; augment draws
+constraints for a prompt that a response can follow together.
 """
 
 from __future__ import annotations

@@ -96,6 +96,8 @@ def compare(count: int, relation: str, threshold: int) -> bool:
 
 # IFEval's conflict rules (instructions_registry.INSTRUCTION_CONFLICTS), made symmetric and
 # reflexive as its conflict_make does. "*" is every type; "*-" every type but those listed.
+# One more than IFEval's: english_lowercase with multiple_sections, whose check looks for the
+# marker ("Section", "SECTION") case-sensitively. Conflicts of kwargs: clashes.py.
 _ALL = "*"
 _CONFLICTS: dict[str, set[str] | tuple[str, set[str]]] = {
     "keywords:existence": {"keywords:existence"},
@@ -135,7 +137,8 @@ _CONFLICTS: dict[str, set[str] | tuple[str, set[str]]] = {
         "change_case:english_capital"},
     "change_case:english_capital": {"change_case:english_capital"},
     "change_case:english_lowercase": {
-        "change_case:english_lowercase", "change_case:english_capital"},
+        "change_case:english_lowercase", "change_case:english_capital",
+        "detectable_format:multiple_sections"},
     "punctuation:no_comma": {"punctuation:no_comma"},
     "startend:quotation": {"startend:quotation", "detectable_format:title"},
 }
