@@ -13,8 +13,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from db.models import Generation, Job, PreferencePair, Prompt, SftExample, Verdict
-from factory.llm.base import SamplingParams
+from db.session import sessionmaker_for
 from factory.llm.scripted import ScriptedLLM
+from factory.llm.scripted_autoif import FUNCTIONS, INSTRUCTION, LONG, SHORT, verifier_text
 from factory.seeds import SeedKind
 from factory.strategies import get_strategy
 from factory.strategies.autoif import (
@@ -27,40 +28,8 @@ from factory.strategies.autoif import (
     pooled_cases,
 )
 from factory.strategies.base import JudgedSample, VerdictSpec
-from tests.helpers import run_in_process, seed_job
-
-INSTRUCTION = "Answer in fewer than 10 words."
-# four distinct honest functions, then one that always says True
-FUNCTIONS = [
-    "def evaluate(response):\n    return len(response.split()) < 10\n",
-    "def evaluate(response):\n    return len(response.split()) <= 9\n",
-    "def evaluate(response):\n    words = response.split()\n    return len(words) < 10\n",
-    "import re\ndef evaluate(response):\n    return len(re.findall(r'\\S+', response)) < 10\n",
-    "def evaluate(response):\n    return True\n",
-]
-CASES = [[{"response": "Short.", "expected": True},
-          {"response": "far " * 20, "expected": False}],
-         [{"response": "Also quite short.", "expected": True},
-          {"response": "long " * 12, "expected": False}]]
-SHORT = "A walk by the river, then home."
-LONG = "We walk along the river for a long time and then we come back home for tea."
-
-
-def verifier_text(i: int, broken: bool = False) -> str:
-    if broken:
-        return json.dumps({"function": "def evaluate(response):\n    return 1\n",
-                           "cases": CASES[0]})
-    return json.dumps({"function": FUNCTIONS[i % len(FUNCTIONS)], "cases": CASES[i % 2]})
-
-
-def responder(messages: list[dict[str, str]], params: SamplingParams, index: int) -> str:
-    content = messages[-1]["content"]
-    broken = "GARBAGE" in content
-    if '{"instruction":' in content:  # the garbage query's instruction gets garbage functions
-        return json.dumps({"instruction": "GARBAGE in." if broken else INSTRUCTION})
-    if '{"function":' in content:
-        return verifier_text(index, broken)
-    return (SHORT, LONG)[index % 2] + (" again" * (index // 2))
+from tests.conftest import cli, env_for
+from tests.helpers import run_in_process, seed_job, snapshot
 
 
 def test_registered_as_autoif_on_prompt_seeds() -> None:
@@ -121,7 +90,7 @@ def test_a_job_runs_in_process_and_stores_functions_and_cases(sessions, tmp_path
     job_id = seed_job(sessions, tmp_path / "prompts.jsonl", "autoif", SeedKind.prompts,
                       records, functions=5, min_functions=3, call_timeout_s=2.0,
                       first_round=4, max_samples=8, sft_per_problem=2, pairs_per_problem=2)
-    run_in_process(sessions, job_id, ScriptedLLM(responder))
+    run_in_process(sessions, job_id, ScriptedLLM.named("autoif"))
     with sessions() as s:
         assert s.get_one(Job, job_id).status == "done"
         prompts = {p.reference["query"][:7]: p
@@ -157,3 +126,29 @@ def test_a_job_runs_in_process_and_stores_functions_and_cases(sessions, tmp_path
         assert all(x.messages[-1]["content"].startswith(SHORT) for x in sft)
         assert all(x.rejected[-1]["content"].startswith(LONG) for x in pairs)
         assert all(x.meta["rejected_score"] == 0.0 for x in pairs)
+
+
+def test_celery_workers_judge_the_functions_in_the_sandbox_as_in_process(
+        tmp_path: Path, sqlite_url: str, pg_url: str, redis_url: str, workers) -> None:
+    """Through `factory worker` (Redis, PostgreSQL, a worker's own sandbox pool) the job stores
+    what the in-process run stores, and the honest functions were run and kept there."""
+    records = [{"prompt": "Plan a walk by the river."}, {"prompt": "GARBAGE: a quiet morning."},
+               {"prompt": "Describe a market."}]
+    params = dict(functions=5, min_functions=3, call_timeout_s=2.0, first_round=4,
+                  max_samples=8, sft_per_problem=2, pairs_per_problem=2, batch_size=2)
+    embedded = sessionmaker_for(sqlite_url)
+    reference_id = seed_job(embedded, tmp_path / "a.jsonl", "autoif", SeedKind.prompts, records,
+                            **params)
+    run_in_process(embedded, reference_id, ScriptedLLM.named("autoif"))
+    reference = snapshot(embedded, reference_id)
+    pg = sessionmaker_for(pg_url)
+    job_id = seed_job(pg, tmp_path / "b.jsonl", "autoif", SeedKind.prompts, records, **params)
+    env = env_for(pg_url, redis_url, "scripted://autoif")
+    workers(env).start(options=())
+    result = cli(env, "job", "run", str(job_id))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert snapshot(pg, job_id) == reference
+    with pg() as s:
+        sft = s.scalars(select(SftExample).where(SftExample.job_id == job_id)).all()
+        assert len(sft) == 4  # two queries with kept functions, two passing responses each
+        assert all(x.meta["functions"] == FUNCTIONS[:4] for x in sft)

@@ -1,7 +1,8 @@
 """A scripted stand-in for a model: instant, deterministic, same interface as the real client.
 
 Used by unit tests and the orchestration benchmark. ``scripted://arithmetic`` imitates the tiny
-demo model: small sums mostly right, large ones mostly wrong, reproducible for a given seed.
+demo model: small sums mostly right, large ones mostly wrong, reproducible for a given seed;
+``scripted://autoif`` answers the autoif strategy's asks (scripted_autoif.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Callable
 
+from factory.llm import scripted_autoif
 from factory.llm.base import ChatResult, Completion, LLMRefused, LLMResponseError, SamplingParams
 
 Responder = Callable[[list[dict[str, str]], SamplingParams, int], str]
@@ -41,7 +43,8 @@ def garbage(messages: list[dict[str, str]], params: SamplingParams, index: int) 
     return "\x00\ufffd}{ ]]" * (index + 1)
 
 
-SCRIPTS: dict[str, Responder] = {"arithmetic": arithmetic, "garbage": garbage}
+SCRIPTS: dict[str, Responder] = {"arithmetic": arithmetic, "garbage": garbage,
+                                 "autoif": scripted_autoif.autoif}
 
 
 class ScriptedLLM:
