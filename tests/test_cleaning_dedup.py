@@ -5,6 +5,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from factory.cleaning.copies import Copies, score_of
 from factory.cleaning.dedup import DedupOptions, bands, find_duplicates
 from factory.cleaning.export_pass import CleaningOptions, line_key
 from factory.export import ExportFilter, export
@@ -130,3 +131,11 @@ def test_identical_lines_keep_the_best_copy_with_or_without_cleaning(sessions,
         if name == "clean":
             assert dedup["near_dropped"] == 1 and dedup["exact_dropped"] == 0
             assert [d["kept"] for d in dedup["dropped"]] == [line_key(lines[1])]
+
+
+def test_a_nan_score_ranks_below_every_real_one_among_copies() -> None:
+    """NaN never wins nor loses a comparison: unmapped, a NaN first copy would be kept."""
+    copies = Copies()
+    for index, score in enumerate([float("nan"), -5.0, 0.5, None]):
+        copies.add(b"same", index, score_of({"metadata": {"score": score}}))
+    assert [copies.keeps(b"same", i) for i in range(4)] == [False, False, True, False]

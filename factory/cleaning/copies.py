@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 
@@ -22,8 +23,10 @@ def body_digest(line: dict[str, Any]) -> bytes:
 
 
 def score_of(line: dict[str, Any]) -> float:
+    """The line's score; none, or NaN (which would never lose a comparison), ranks lowest."""
     score = (line.get("metadata") or {}).get("score")
-    return float("-inf") if score is None else float(score)
+    value = float("-inf") if score is None else float(score)
+    return float("-inf") if math.isnan(value) else value
 
 
 class Copies:
