@@ -112,6 +112,8 @@ def test_parameters_need_two_responses(sessions, tmp_path: Path) -> None:
 @pytest.mark.parametrize("url, error", [
     ("dead", "LLMUnavailable"),  # nothing listens: retries spent
     ("scripted://nonsense", "unknown scripted reward model"),
+    # refuses every request (as a server that rejects a field the client sends would)
+    ("scripted://arithmetic?context=1", "refuses every request, even a one-line probe"),
 ])
 def test_a_reward_server_that_fails_fails_the_step_and_pairs_nothing(
         sessions, tmp_path: Path, monkeypatch, url: str, error: str) -> None:

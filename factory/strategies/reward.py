@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from factory.llm import LLM, LLMRefused
+from factory.llm import LLM, LLMRefused, LLMResponseError
 from factory.llm.reward_client import RewardItem, RewardModel, Scored, connect_reward
 from factory.prompts import render
 from factory.seeds import SeedKind
@@ -95,9 +95,11 @@ class RewardScored(Responses):
         try:
             chunks = await asyncio.gather(*(_score_chunk(rm, items[start : start + size])
                                             for start in range(0, len(items), size)))
+            scores = [s for chunk in chunks for s in chunk]
+            if scores and all(isinstance(s, LLMRefused) for s in scores):
+                await _refuses_everything(rm)
         finally:
             await rm.aclose()
-        scores = [s for chunk in chunks for s in chunk]
         out, i = [], 0
         for _, samples, _ in work:
             out.append([self._verdict(s, rm.model) for s in scores[i : i + len(samples)]])
@@ -135,6 +137,19 @@ class RewardScored(Responses):
         else:
             cur.flag = "no_margin"
         return cur
+
+
+PROBE: RewardItem = ([{"role": "user", "content": "Say hello."}], "Hello!")
+
+
+async def _refuses_everything(rm: RewardModel) -> None:
+    """Every response refused: a server that refuses even a one-line probe refuses the requests
+    themselves (a field it rejects, say), and the step fails with its reason rather than ending
+    the job with nothing scored; otherwise the refusals were the responses' own (too long)."""
+    (probe,) = await rm.score([PROBE])
+    if isinstance(probe, LLMRefused):
+        raise LLMResponseError(f"the reward model {rm.model} refuses every request, even a "
+                               f"one-line probe: {probe}")
 
 
 async def _score_chunk(rm: RewardModel, chunk: list[RewardItem]) -> list[Scored]:
