@@ -12,7 +12,8 @@ import docker
 import pytest
 
 from factory.config import Settings
-from verifiers.sandbox import LABEL, SandboxError, SandboxLimits, SandboxPool
+from verifiers import sandbox
+from verifiers.sandbox import LABEL, SandboxBusy, SandboxError, SandboxLimits, SandboxPool
 
 FACTORY = str(Path(sys.executable).parent / "factory")
 
@@ -34,6 +35,21 @@ def test_ok_failed_and_stdin(pool: SandboxPool) -> None:
     assert (r.status, r.exit_code, r.stdout) == ("ok", 0, "HELLO\n")
     r = pool.run("raise ValueError('boom')")
     assert r.status == "failed" and r.exit_code == 1 and "ValueError: boom" in r.stderr
+
+
+def test_no_free_container_is_busy_not_a_verdict_and_the_pool_goes_on(pool: SandboxPool,
+                                                                       monkeypatch) -> None:
+    """Every container held by long runs: the run waits, then raises SandboxBusy (a worker
+    retries the step later) instead of an error the job would fail on."""
+    monkeypatch.setattr(sandbox, "IDLE_WAIT_S", 0.2)
+    held = [pool._idle.get_nowait() for _ in range(pool._idle.qsize())]
+    try:
+        with pytest.raises(SandboxBusy, match="no sandbox container came free"):
+            pool.run("print(1)")
+    finally:
+        for container in held:
+            pool._idle.put(container)
+    assert pool.run("print(1)").stdout == "1\n"
 
 
 HOSTILE = {

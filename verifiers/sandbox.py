@@ -53,8 +53,16 @@ REAPER = ("import os, time\nwhile True:\n    try:\n        os.waitpid(-1, 0)\n"
           "    except ChildProcessError:\n        time.sleep(0.05)")
 
 
+IDLE_WAIT_S = 120.0  # how long a run waits for a free container
+
+
 class SandboxError(RuntimeError):
     """The sandbox itself is unusable (no Docker engine, no image)."""
+
+
+class SandboxBusy(SandboxError):
+    """No container came free in time (all held by long runs): says nothing of the code, so
+    the step is tried again later rather than failing its job."""
 
 
 class RunResult(BaseModel):
@@ -190,7 +198,10 @@ class SandboxPool:
                     ] * len(jobs)
         payload = json.dumps({"jobs": jobs, "cap": self.limits.output_bytes,
                               "judge": JUDGE, "candidate": CANDIDATE}).encode()
-        container = self._idle.get(timeout=120)
+        try:
+            container = self._idle.get(timeout=IDLE_WAIT_S)
+        except queue.Empty:
+            raise SandboxBusy(f"no sandbox container came free in {IDLE_WAIT_S:.0f} s") from None
         start = time.monotonic()
         try:
             exec_id = self.client.api.exec_create(

@@ -18,9 +18,10 @@ from factory.jobs import Step
 from factory.llm import LLMUnavailable, connect
 from factory.runner import record_attempt, record_failure
 from factory.stages import run_step
+from verifiers.sandbox import SandboxBusy
 from workers.app import app
 
-RETRYABLE = (LLMUnavailable, OperationalError)
+RETRYABLE = (LLMUnavailable, OperationalError, SandboxBusy)
 BACKOFF_S, BACKOFF_MAX_S = 5.0, 300.0
 UNCOUNTED_RETRIES = 30  # retries while even the attempt count cannot be stored
 
