@@ -135,16 +135,23 @@ def _serving(settings: Settings, opts: model_server.ServeOptions) -> Iterator[No
 
 
 @pytest.fixture(scope="session")
-def reward_url() -> Iterator[str]:
+def reward_model_dir() -> Path:
+    """The tiny reward model the run serves, as the environment names it (read once, before
+    each test's settings are reset to the defaults)."""
+    return Settings().reward_model_dir
+
+
+@pytest.fixture(scope="session")
+def reward_url(reward_model_dir: Path) -> Iterator[str]:
     """The real vLLM reward server (pooling runner) on the tiny reward model, started once for
     the whole run; its root URL (POST /classify)."""
     settings = Settings()
-    if not (settings.reward_model_dir / "config.json").exists():
-        pytest.fail(f"tiny reward model missing in {settings.reward_model_dir}; "
+    if not (reward_model_dir / "config.json").exists():
+        pytest.fail(f"tiny reward model missing in {reward_model_dir}; "
                     "run scripts/setup.sh (or `factory model build`)")
     port = free_port()
     with _serving(settings, model_server.ServeOptions(
-            model=str(settings.reward_model_dir), served_name=settings.reward_model, port=port,
+            model=str(reward_model_dir), served_name=settings.reward_model, port=port,
             reward=True)):
         yield f"http://127.0.0.1:{port}"
 

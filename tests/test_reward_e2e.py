@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -40,10 +41,10 @@ def score(client: RewardClient, items: list) -> list[float]:
 
 
 def test_served_scores_rank_right_answers_above_wrong_as_the_build_measured(
-        reward_url: str) -> None:
+        reward_url: str, reward_model_dir: Path) -> None:
     """The build's held-out pairs, scored by the server: the same pairwise accuracy (vLLM
     renders the chat and reads the last token as the build did), better than chance."""
-    info = json.loads((Settings().reward_model_dir / "build_info.json").read_text())
+    info = json.loads((reward_model_dir / "build_info.json").read_text())
     pairs = held_out_pairs(info["held_out_pairs"])
     items = []
     for p, wrong in pairs:
