@@ -6,7 +6,7 @@ that passes ends in a *ticket*: a one-time secret, good for ``TICKET_S`` seconds
 page posts to the app's own server (annotation_ui/server.py), which trades it for a new
 session and sets the cookie. A session ends when unused for the idle timeout, at the end of
 its lifetime however busy, or when revoked: log-out (that session, in every tab), log-out
-everywhere and admins (all of a person's sessions), a new password.
+everywhere and admins (all of a person's sessions and unspent tickets), a new password.
 
 Ids and tickets are 256 random bits, so a plain SHA-256 is enough to keep a copy of the
 store from being replayed as a cookie; nothing here needs a slow hash.
@@ -119,7 +119,10 @@ def end(session: Session, sid: str | None) -> bool:
 
 
 def end_all(session: Session, annotator_id: int) -> int:
-    """Revoke every session of this person (all tabs, all devices); returns how many."""
+    """Revoke every session of this person (all tabs, all devices), and cancel the tickets
+    handed out but not yet traded, so none starts a session afterwards (a ticket checked
+    against the old password, say); returns how many sessions."""
+    session.execute(delete(LoginTicket).where(LoginTicket.annotator_id == annotator_id))
     return session.execute(update(LoginSession).where(
         LoginSession.annotator_id == annotator_id, LoginSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())).rowcount
