@@ -107,8 +107,10 @@ def test_with_oidc_configured_the_provider_is_offered_and_its_email_names_the_ac
         assert s.scalar(select(LoginSession.method)) == "oidc"
 
 
-@pytest.mark.parametrize(("email", "verified"), [("dave@example.org", True),
-                                                 ("carol@example.org", False), (None, None)])
+@pytest.mark.parametrize(("email", "verified"), [
+    ("dave@example.org", True), ("carol@example.org", False), (None, None),
+    ("carol@example.org", None), ("carol@example.org", "false")],
+    ids=["no-account", "unverified", "no-email", "verified-missing", "verified-false-string"])
 def test_an_identity_without_a_verified_account_is_refused(store, monkeypatch, email,
                                                            verified) -> None:
     use(monkeypatch, **OIDC)
@@ -122,3 +124,21 @@ def test_an_identity_without_a_verified_account_is_refused(store, monkeypatch, e
         "Log out of single sign-on"]
     with store() as s:
         assert s.scalar(select(LoginSession)) is None
+
+
+def test_an_unmarked_email_counts_only_when_the_provider_is_trusted_with_it(
+        store, monkeypatch) -> None:
+    from annotation_ui.oidc import verified_email
+
+    assert verified_email({"email": " a@b.org ", "email_verified": True}) == "a@b.org"
+    assert verified_email({"email": "a@b.org", "email_verified": "true"}) == "a@b.org"
+    for refused in ({"email": "a@b.org"}, {"email": "a@b.org", "email_verified": "false"},
+                    {"email": "a@b.org", "email_verified": False},
+                    {"email": "a@b.org", "email_verified": 1}):
+        assert verified_email(refused) is None
+    assert verified_email({"email": "a@b.org"}, trust_unverified=True) == "a@b.org"
+    assert verified_email({"email_verified": True}, trust_unverified=True) is None
+    use(monkeypatch, **OIDC, annotation_oidc_trust_unverified_email="true")
+    with store.begin() as s:
+        add_annotator(s, "carol@example.org", Role.annotator, PASSWORD)
+    assert titles(sso("carol@example.org", None)) == ["Rank the responses"]
