@@ -142,3 +142,43 @@ def test_an_unmarked_email_counts_only_when_the_provider_is_trusted_with_it(
     with store.begin() as s:
         add_annotator(s, "carol@example.org", Role.annotator, PASSWORD)
     assert titles(sso("carol@example.org", None)) == ["Rank the responses"]
+
+
+def timed_redraw(at: AppTest) -> AppTest:
+    """What the browser asks for every REFRESH_S seconds on the Operations page: a rerun of
+    its fragment alone (AppTest has no public way to ask for one, so its RerunData carries
+    the fragments' ids, as the frontend's request would)."""
+    import functools
+
+    import streamlit.testing.v1.local_script_runner as runner
+
+    fragments = list(at._fragment_storage._fragments)
+    assert fragments
+    plain = runner.RerunData
+    runner.RerunData = functools.partial(plain, fragment_id_queue=fragments,
+                                         is_auto_rerun=True)
+    try:
+        return at.run()
+    finally:
+        runner.RerunData = plain
+
+
+def test_the_operations_page_stops_redrawing_once_the_session_ends(store) -> None:
+    admin = logged_in("root")
+    admin.switch_page("views/operations.py").run()
+    assert titles(admin) == ["Operations"]
+    with store.begin() as s:  # long unused but not yet idle: a timed redraw is not use
+        s.execute(update(LoginSession).values(last_seen_at=utcnow() - timedelta(minutes=29)))
+        seen = s.scalar(select(LoginSession.last_seen_at))
+    timed_redraw(admin)
+    assert [i.value for i in admin.info] == ["No broker: tasks run in-process."]
+    assert len(admin.dataframe) == 1
+    with store() as s:
+        assert s.scalar(select(LoginSession.last_seen_at)) == seen
+    with store.begin() as s:  # revoked by an admin, or logged out in another tab
+        s.execute(update(LoginSession).values(revoked_at=utcnow()))
+    timed_redraw(admin)
+    assert titles(admin) == ["Annotation: log in"]
+    assert [i.value for i in admin.info] == [
+        "You were logged out (here, in another tab, or by an admin)."]
+    assert not admin.dataframe

@@ -87,10 +87,11 @@ def redeem(session: Session, ticket: str, policy: Policy) -> str | None:
     return sid
 
 
-def find(session: Session, sid: str | None,
-         policy: Policy) -> tuple[Annotator | None, Ended | None]:
-    """The annotator this cookie stands for (its use noted, for the idle timeout), or None
-    and why not."""
+def find(session: Session, sid: str | None, policy: Policy,
+         touch: bool = True) -> tuple[Annotator | None, Ended | None]:
+    """The annotator this cookie stands for (its use noted, for the idle timeout, unless
+    ``touch`` is false: a page redrawn on a timer is not someone using it), or None and why
+    not."""
     if not sid or len(sid) > MAX_TOKEN:
         return None, Ended.unknown
     row = session.scalar(select(LoginSession).where(LoginSession.token_hash == digest(sid)))
@@ -104,7 +105,7 @@ def find(session: Session, sid: str | None,
     seen = as_utc(row.last_seen_at)
     if seen + policy.idle <= now:
         return None, Ended.idle
-    if (now - seen).total_seconds() >= min(TOUCH_S, policy.idle.total_seconds() / 4):
+    if touch and (now - seen).total_seconds() >= min(TOUCH_S, policy.idle.total_seconds() / 4):
         row.last_seen_at = now
     return session.get(Annotator, row.annotator_id), None
 
