@@ -138,3 +138,21 @@ def test_ending_all_sessions_also_cancels_tickets_not_yet_traded(store, clock) -
     with sessions.begin() as s:
         assert login_sessions.redeem(s, stale, POLICY) is None
         assert login_sessions.redeem(s, bobs, POLICY)
+
+
+def test_a_shorter_lifetime_set_later_ends_sessions_already_running(store, clock) -> None:
+    """The limit is the one in force, counted from when the session began: lowering
+    FACTORY_ANNOTATION_SESSION_HOURS shortens sessions started under the old value."""
+    sessions, (ann, _) = store
+    sid = log_in(sessions, ann)  # under a 12-hour lifetime
+    shorter = Policy(idle=timedelta(hours=2), lifetime=timedelta(hours=1))
+    clock.advance(59 * 60)
+    with sessions.begin() as s:
+        assert login_sessions.find(s, sid, shorter)[1] is None
+        [row] = login_sessions.live(s, shorter)
+        assert row["ends"] == row["started"] + timedelta(hours=1)
+    clock.advance(2 * 60)
+    with sessions.begin() as s:
+        assert login_sessions.find(s, sid, shorter) == (None, Ended.expired)
+        assert login_sessions.live(s, shorter) == []
+    assert who(sessions, sid) == ("ann", None)  # still within the old 12 hours

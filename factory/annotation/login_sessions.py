@@ -100,8 +100,8 @@ def find(session: Session, sid: str | None, policy: Policy,
     now = utcnow()
     if row.revoked_at is not None:
         return None, Ended.revoked
-    if as_utc(row.expires_at) <= now:
-        return None, Ended.expired
+    if min(as_utc(row.expires_at), as_utc(row.created_at) + policy.lifetime) <= now:
+        return None, Ended.expired  # the lifetime as set now, if shorter than when it began
     seen = as_utc(row.last_seen_at)
     if seen + policy.idle <= now:
         return None, Ended.idle
@@ -134,9 +134,11 @@ def live(session: Session, policy: Policy) -> list[dict[str, object]]:
     now = utcnow()
     rows = session.execute(select(LoginSession, Annotator.name).join(Annotator).where(
         LoginSession.revoked_at.is_(None), LoginSession.expires_at > now,
+        LoginSession.created_at > now - policy.lifetime,
         LoginSession.last_seen_at > now - policy.idle).order_by(LoginSession.id.desc()))
     return [{"session": r.id, "annotator": name, "annotator_id": r.annotator_id,
              "method": r.method, "client": r.client, "started": as_utc(r.created_at),
-             "last seen": as_utc(r.last_seen_at), "ends": as_utc(r.expires_at)}
+             "last seen": as_utc(r.last_seen_at),
+             "ends": min(as_utc(r.expires_at), as_utc(r.created_at) + policy.lifetime)}
             for r, name in rows]
 
