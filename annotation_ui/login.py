@@ -65,7 +65,7 @@ def _identity_provider(cfg: Settings) -> None:
     if not st.user.get("is_logged_in"):
         st.button(f"Log in with {cfg.annotation_oidc_label}", key="oidc", on_click=st.login)
         return
-    email = verified_email(st.user.to_dict())
+    email = verified_email(st.user.to_dict(), cfg.annotation_oidc_trust_unverified_email)
     with sessions()() as s:
         found = by_email(s, email) if email else None
         found_id = found.id if found else None

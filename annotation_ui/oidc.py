@@ -1,9 +1,10 @@
 """OpenID Connect log-in through Streamlit's st.login, for teams with an identity provider.
 
 Configured by the FACTORY_ANNOTATION_OIDC_* settings, which become st.login's ``[auth]``
-secrets (server.py). The provider's verified email names the annotator account; the app then
-starts a factory session as for a password, so the idle timeout, log-out and revocation are
-the same for both."""
+secrets (server.py). The provider's verified email names the annotator account (one it does
+not mark verified names nobody, unless FACTORY_ANNOTATION_OIDC_TRUST_UNVERIFIED_EMAIL); the
+app then starts a factory session as for a password, so the idle timeout, log-out and
+revocation are the same for both."""
 
 from __future__ import annotations
 
@@ -29,9 +30,14 @@ def streamlit_secrets(settings: Settings) -> dict[str, Any] | None:
     }}
 
 
-def verified_email(claims: Mapping[str, Any]) -> str | None:
-    """The email the identity provider vouches for, or None (missing, or marked unverified)."""
+def verified_email(claims: Mapping[str, Any], trust_unverified: bool = False) -> str | None:
+    """The email the identity provider vouches for, or None: missing, or not marked verified
+    (``email_verified`` true, or "true" as some providers send it) unless the
+    FACTORY_ANNOTATION_OIDC_TRUST_UNVERIFIED_EMAIL opt-in says this provider's are."""
     email = claims.get("email")
-    if not isinstance(email, str) or not email.strip() or claims.get("email_verified") is False:
+    if not isinstance(email, str) or not email.strip():
+        return None
+    verified = claims.get("email_verified")
+    if not trust_unverified and verified is not True and verified != "true":  # 1 == True
         return None
     return email.strip()

@@ -1,12 +1,13 @@
 """Admin page: the factory live - queues, workers, throughput, acceptance and errors per
-strategy (what `factory status` prints), refreshed every few seconds."""
+strategy (what `factory status` prints), refreshed every few seconds while the session that
+drew it is still an admin's."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from annotation_ui.state import require_admin, sessions, settings
+from annotation_ui.state import require_admin, sessions, settings, still_admin
 from factory import ops
 
 REFRESH_S = 5
@@ -14,6 +15,8 @@ REFRESH_S = 5
 
 @st.fragment(run_every=REFRESH_S)
 def _live(window_s: float) -> None:
+    if not still_admin():  # these redraws skip app.py's check: a session ended, the app reruns
+        st.rerun(scope="app")
     broker = settings().broker_url
     if broker:
         from workers.inspect import broker_view

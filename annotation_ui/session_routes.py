@@ -4,12 +4,13 @@ Streamlit's Python runs over a websocket and cannot send a Set-Cookie header, an
 written by JavaScript cannot be HttpOnly. So the app, once it knows who someone is, hands
 the page a one-time ticket that the page posts here (factory.annotation.login_sessions):
 
-- ``POST /session/start`` (ticket, next): trades the ticket for a new session and sets
-  ``factory_session`` - HttpOnly, SameSite=Strict, Path=/, Max-Age = the session lifetime,
-  Secure over HTTPS (or when FACTORY_ANNOTATION_SECURE_COOKIE says the TLS is in front) -,
-  then sends the browser back to the page it was on. Streamlit's own OIDC cookie is dropped
-  here too: from now on the factory's session alone says who is logged in, so its idle
-  timeout and revocation hold for OIDC log-ins as well.
+- ``POST /session/start`` (ticket, next): trades the ticket for a new session (ending the
+  one the browser's cookie named before, if any) and sets ``factory_session`` - HttpOnly,
+  SameSite=Strict, Path=/, Max-Age = the session lifetime, Secure over HTTPS (or when
+  FACTORY_ANNOTATION_SECURE_COOKIE says the TLS is in front) -, then sends the browser back
+  to the page it was on. Streamlit's own OIDC cookie is dropped here too: from now on the
+  factory's session alone says who is logged in, so its idle timeout and revocation hold
+  for OIDC log-ins as well.
 - ``POST /session/end``: revokes the session (every tab that shares the cookie) and
   clears the cookie.
 
@@ -67,9 +68,14 @@ def _local(path: str | None) -> str:
     return path
 
 
-def _start(settings: Settings, ticket: str) -> str | None:
+def _start(settings: Settings, ticket: str, replaced: str | None) -> str | None:
+    """The new session's id; the one whose cookie it replaces (this browser's earlier log-in,
+    perhaps someone else's) is ended, not left alive where nothing names it any more."""
     with _store(settings.database_url).begin() as s:
-        return login_sessions.redeem(s, ticket, login_sessions.Policy.of(settings))
+        sid = login_sessions.redeem(s, ticket, login_sessions.Policy.of(settings))
+        if sid is not None:
+            login_sessions.end(s, replaced)
+        return sid
 
 
 def _end(settings: Settings, sid: str | None) -> None:
@@ -84,7 +90,8 @@ async def start(request: Request) -> Response:
     if fields is None:
         return PlainTextResponse("request too large", status_code=413)
     settings = Settings()
-    sid = await run_in_threadpool(_start, settings, fields.get("ticket", ""))
+    sid = await run_in_threadpool(_start, settings, fields.get("ticket", ""),
+                                  request.cookies.get(COOKIE))
     if sid is None:
         return RedirectResponse("/", status_code=303)  # a stale ticket: log in again
     response = RedirectResponse(_local(fields.get("next")), status_code=303)

@@ -46,12 +46,13 @@ def session_cookie() -> str | None:
     return st.context.cookies.get(COOKIE)
 
 
-def resolve_user() -> User | None:
+def resolve_user(touch: bool = True) -> User | None:
     """Who this run is for, from the cookie; remembers why a session ended, for the login
-    page (nothing is said about a cookie the store never issued)."""
+    page (nothing is said about a cookie the store never issued). ``touch=False`` for runs
+    nobody asked for (a timed redraw), which must not keep an idle session alive."""
     with sessions().begin() as s:
         found, ended = login_sessions.find(s, session_cookie(),
-                                           login_sessions.Policy.of(settings()))
+                                           login_sessions.Policy.of(settings()), touch=touch)
         user = User(found.id, found.name, found.role) if found else None
     st.session_state["user"] = user
     st.session_state["ended"] = None if ended == login_sessions.Ended.unknown else ended
@@ -60,6 +61,17 @@ def resolve_user() -> User | None:
 
 def current_user() -> User | None:
     return st.session_state.get("user")
+
+
+def still_admin() -> bool:
+    """For a fragment redrawn on a timer (``run_every``), which reruns only itself, never the
+    app script that checks the session: is the session this tab was drawn for still an
+    admin's? False once it ended (a log-out elsewhere, an admin, the idle or lifetime limit);
+    the caller then reruns the whole app, which shows the login page and says why. Not
+    counted as use, so a tab left open still goes idle."""
+    drawn_for = current_user()
+    user = resolve_user(touch=False)
+    return user is not None and user == drawn_for and user.role == "admin"
 
 
 P = ParamSpec("P")

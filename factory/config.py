@@ -93,6 +93,10 @@ class Settings(BaseSettings):
                                                      "empty: random per start")
     annotation_oidc_label: str = Field("single sign-on", description="the log-in button says "
                                        "'Log in with <label>'")
+    annotation_oidc_trust_unverified_email: bool = Field(
+        False, description="accept an identity provider's email that it does not mark "
+        "email_verified (only for a provider that issues verified emails alone and omits the "
+        "claim): whoever can set such an email there logs in as that account")
 
     @field_validator("annotation_trusted_proxies")
     @classmethod

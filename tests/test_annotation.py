@@ -11,7 +11,13 @@ from sqlalchemy import func, select
 from db.models import AnnotationTask, Annotator, PreferencePair, Ranking, SftExample
 from db.session import sessionmaker_for
 from factory.annotation import task_queue
-from factory.annotation.accounts import AccountError, Role, add_annotator, authenticate
+from factory.annotation.accounts import (
+    AccountError,
+    Role,
+    add_annotator,
+    authenticate,
+    by_email,
+)
 from factory.annotation.consensus import Vote, agreement, best, pairs
 from factory.annotation.stats import data_per_strategy, inter_annotator_agreement
 from factory.export import ExportFilter, export
@@ -37,6 +43,19 @@ def test_accounts_hash_passwords_and_check_them(sessions) -> None:
         assert authenticate(s, "ann", PASSWORD).name == "ann"
         assert authenticate(s, "ann", "wrong password") is None
         assert authenticate(s, "nobody", PASSWORD) is None
+
+
+def test_names_differing_only_by_case_are_one_name_for_single_sign_on(sessions) -> None:
+    with sessions.begin() as s:
+        add_annotator(s, "Carol@Example.org", Role.annotator, PASSWORD)
+        with pytest.raises(AccountError, match="'Carol@Example.org' exists already"):
+            add_annotator(s, "carol@example.org", Role.admin, PASSWORD)
+        assert by_email(s, " CAROL@example.ORG ").name == "Carol@Example.org"
+        # two such accounts made before this was refused: the email names neither
+        s.add(Annotator(name="carol@example.org", role="admin", password_hash="x"))
+        s.flush()
+        assert by_email(s, "carol@example.org") is None
+        assert by_email(s, "nobody@example.org") is None
 
 
 def test_tasks_are_made_once_per_prompt_from_distinct_responses(sessions, tmp_path) -> None:

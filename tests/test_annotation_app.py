@@ -242,3 +242,15 @@ def test_password_guessing_backs_off_and_admins_clear_it(store, tmp_path) -> Non
     admin.button(key="clear").click().run()
     assert [i.value for i in admin.info] == ["No failed log-ins on record."]
     assert [t.value for t in logged_in("ann").title] == ["Rank the responses"]
+
+
+def test_progress_before_any_ranking_says_so_instead_of_empty_tables(store, tmp_path) -> None:
+    annotation_store(store, tmp_path, count=1, temperatures=(0.3, 1.0))
+    admin = logged_in("root")
+    admin.switch_page("views/progress.py").run()
+    captions = [c.value for c in admin.caption]
+    for empty in ("No task has rankings from two annotators yet.", "No timed rankings yet.",
+                  "No rankings yet."):
+        assert empty in captions
+    assert [h.value for h in admin.subheader][-1] == "Position bias"
+    assert len(admin.dataframe) == 2  # tasks and annotators; none of the three per-annotator

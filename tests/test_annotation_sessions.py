@@ -107,8 +107,10 @@ def test_with_oidc_configured_the_provider_is_offered_and_its_email_names_the_ac
         assert s.scalar(select(LoginSession.method)) == "oidc"
 
 
-@pytest.mark.parametrize(("email", "verified"), [("dave@example.org", True),
-                                                 ("carol@example.org", False), (None, None)])
+@pytest.mark.parametrize(("email", "verified"), [
+    ("dave@example.org", True), ("carol@example.org", False), (None, None),
+    ("carol@example.org", None), ("carol@example.org", "false")],
+    ids=["no-account", "unverified", "no-email", "verified-missing", "verified-false-string"])
 def test_an_identity_without_a_verified_account_is_refused(store, monkeypatch, email,
                                                            verified) -> None:
     use(monkeypatch, **OIDC)
@@ -122,3 +124,61 @@ def test_an_identity_without_a_verified_account_is_refused(store, monkeypatch, e
         "Log out of single sign-on"]
     with store() as s:
         assert s.scalar(select(LoginSession)) is None
+
+
+def test_an_unmarked_email_counts_only_when_the_provider_is_trusted_with_it(
+        store, monkeypatch) -> None:
+    from annotation_ui.oidc import verified_email
+
+    assert verified_email({"email": " a@b.org ", "email_verified": True}) == "a@b.org"
+    assert verified_email({"email": "a@b.org", "email_verified": "true"}) == "a@b.org"
+    for refused in ({"email": "a@b.org"}, {"email": "a@b.org", "email_verified": "false"},
+                    {"email": "a@b.org", "email_verified": False},
+                    {"email": "a@b.org", "email_verified": 1}):
+        assert verified_email(refused) is None
+    assert verified_email({"email": "a@b.org"}, trust_unverified=True) == "a@b.org"
+    assert verified_email({"email_verified": True}, trust_unverified=True) is None
+    use(monkeypatch, **OIDC, annotation_oidc_trust_unverified_email="true")
+    with store.begin() as s:
+        add_annotator(s, "carol@example.org", Role.annotator, PASSWORD)
+    assert titles(sso("carol@example.org", None)) == ["Rank the responses"]
+
+
+def timed_redraw(at: AppTest) -> AppTest:
+    """What the browser asks for every REFRESH_S seconds on the Operations page: a rerun of
+    its fragment alone (AppTest has no public way to ask for one, so its RerunData carries
+    the fragments' ids, as the frontend's request would)."""
+    import functools
+
+    import streamlit.testing.v1.local_script_runner as runner
+
+    fragments = list(at._fragment_storage._fragments)
+    assert fragments
+    plain = runner.RerunData
+    runner.RerunData = functools.partial(plain, fragment_id_queue=fragments,
+                                         is_auto_rerun=True)
+    try:
+        return at.run()
+    finally:
+        runner.RerunData = plain
+
+
+def test_the_operations_page_stops_redrawing_once_the_session_ends(store) -> None:
+    admin = logged_in("root")
+    admin.switch_page("views/operations.py").run()
+    assert titles(admin) == ["Operations"]
+    with store.begin() as s:  # long unused but not yet idle: a timed redraw is not use
+        s.execute(update(LoginSession).values(last_seen_at=utcnow() - timedelta(minutes=29)))
+        seen = s.scalar(select(LoginSession.last_seen_at))
+    timed_redraw(admin)
+    assert [i.value for i in admin.info] == ["No broker: tasks run in-process."]
+    assert len(admin.dataframe) == 1
+    with store() as s:
+        assert s.scalar(select(LoginSession.last_seen_at)) == seen
+    with store.begin() as s:  # revoked by an admin, or logged out in another tab
+        s.execute(update(LoginSession).values(revoked_at=utcnow()))
+    timed_redraw(admin)
+    assert titles(admin) == ["Annotation: log in"]
+    assert [i.value for i in admin.info] == [
+        "You were logged out (here, in another tab, or by an admin)."]
+    assert not admin.dataframe

@@ -123,3 +123,36 @@ def test_log_out_ends_one_session_everywhere_ends_all(store, clock) -> None:
     assert who(sessions, bobs) == ("bob", None)
     with sessions.begin() as s:
         assert [r["annotator"] for r in login_sessions.live(s, POLICY)] == ["bob"]
+
+
+def test_ending_all_sessions_also_cancels_tickets_not_yet_traded(store, clock) -> None:
+    """A new password (or log-out everywhere, or an admin) must not leave a ticket handed out
+    before it redeemable afterwards; another person's ticket is untouched."""
+    sessions, (ann, bob) = store
+    with sessions.begin() as s:
+        stale = login_sessions.issue_ticket(s, ann, "password", None)
+        bobs = login_sessions.issue_ticket(s, bob, "password", None)
+    with sessions.begin() as s:
+        login_sessions.end_all(s, ann)
+    clock.advance(5)
+    with sessions.begin() as s:
+        assert login_sessions.redeem(s, stale, POLICY) is None
+        assert login_sessions.redeem(s, bobs, POLICY)
+
+
+def test_a_shorter_lifetime_set_later_ends_sessions_already_running(store, clock) -> None:
+    """The limit is the one in force, counted from when the session began: lowering
+    FACTORY_ANNOTATION_SESSION_HOURS shortens sessions started under the old value."""
+    sessions, (ann, _) = store
+    sid = log_in(sessions, ann)  # under a 12-hour lifetime
+    shorter = Policy(idle=timedelta(hours=2), lifetime=timedelta(hours=1))
+    clock.advance(59 * 60)
+    with sessions.begin() as s:
+        assert login_sessions.find(s, sid, shorter)[1] is None
+        [row] = login_sessions.live(s, shorter)
+        assert row["ends"] == row["started"] + timedelta(hours=1)
+    clock.advance(2 * 60)
+    with sessions.begin() as s:
+        assert login_sessions.find(s, sid, shorter) == (None, Ended.expired)
+        assert login_sessions.live(s, shorter) == []
+    assert who(sessions, sid) == ("ann", None)  # still within the old 12 hours

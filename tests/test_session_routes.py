@@ -158,3 +158,32 @@ def test_factory_annotate_app_serves_the_routes_and_tells_uvicorn_whom_to_trust(
     [(_, args, env)] = calls
     assert args[args.index("run") + 1].endswith("annotation_ui/server.py")
     assert env["FORWARDED_ALLOW_IPS"] == "10.0.0.2"
+
+
+def test_a_new_log_in_in_the_same_browser_ends_the_session_it_replaces(store) -> None:
+    c = client()
+    c.post("/session/start", data={"ticket": ticket(store)}, headers=SAME)
+    first = c.cookies[COOKIE]
+    stale = c.post("/session/start", data={"ticket": "spent"}, headers=SAME)
+    assert "set-cookie" not in stale.headers  # no new session: the old one stays
+    c.post("/session/start", data={"ticket": ticket(store)}, headers=SAME)
+    second = c.cookies[COOKIE]
+    assert second != first
+    policy = login_sessions.Policy.of(Settings())
+    with store.begin() as s:
+        assert login_sessions.find(s, first, policy)[1] == login_sessions.Ended.revoked
+        assert login_sessions.find(s, second, policy)[1] is None
+
+
+def test_a_server_not_started_by_factory_annotate_app_warns_whom_uvicorn_trusts(
+        monkeypatch, caplog) -> None:
+    """`streamlit run annotation_ui/server.py` builds uvicorn's config before importing the
+    file, so it cannot set FORWARDED_ALLOW_IPS itself: it says the setting is not in force."""
+    from annotation_ui.server import warn_if_proxies_unset
+
+    settings = use(monkeypatch, annotation_trusted_proxies="10.0.0.2")
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    assert warn_if_proxies_unset(settings)
+    assert "127.0.0.1,::1" in caplog.text and "10.0.0.2" in caplog.text
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.2")  # as `factory annotate app` sets it
+    assert not warn_if_proxies_unset(settings)

@@ -45,8 +45,13 @@ def add_annotator(session: Session, name: str, role: Role, password: str) -> Ann
     if not 1 <= len(name) <= 100:
         raise AccountError("a name has 1 to 100 characters")
     _check_password(password)
-    if session.scalar(select(Annotator).where(Annotator.name == name)) is not None:
-        raise AccountError(f"annotator {name!r} exists already")
+    # case-insensitively: an identity provider's email names the account so (by_email), and
+    # 'Alice@x.org' beside 'alice@x.org' would leave it to chance whose account that is
+    same = session.scalar(select(Annotator.name).where(
+        func.lower(Annotator.name) == func.lower(name)).limit(1))
+    if same is not None:
+        raise AccountError(f"annotator {same!r} exists already"
+                           + ("" if same == name else " (names differ by more than case)"))
     annotator = Annotator(name=name, role=Role(role).value, password_hash=_hasher().hash(password))
     session.add(annotator)
     session.flush()
@@ -81,8 +86,11 @@ def authenticate(session: Session, name: str, password: str) -> Annotator | None
 
 def by_email(session: Session, email: str) -> Annotator | None:
     """The account an identity provider's email maps to: the one named by that address
-    (case-insensitive), made like any other (`factory annotators add alice@example.org`)."""
-    email = email.strip().lower()
+    (case-insensitive), made like any other (`factory annotators add alice@example.org`);
+    None when two accounts' names match it (made before add_annotator refused that)."""
+    email = email.strip()
     if "@" not in email:
         return None
-    return session.scalar(select(Annotator).where(func.lower(Annotator.name) == email))
+    found = session.scalars(select(Annotator).where(
+        func.lower(Annotator.name) == func.lower(email)).limit(2)).all()
+    return found[0] if len(found) == 1 else None

@@ -6,7 +6,7 @@ that passes ends in a *ticket*: a one-time secret, good for ``TICKET_S`` seconds
 page posts to the app's own server (annotation_ui/server.py), which trades it for a new
 session and sets the cookie. A session ends when unused for the idle timeout, at the end of
 its lifetime however busy, or when revoked: log-out (that session, in every tab), log-out
-everywhere and admins (all of a person's sessions), a new password.
+everywhere and admins (all of a person's sessions and unspent tickets), a new password.
 
 Ids and tickets are 256 random bits, so a plain SHA-256 is enough to keep a copy of the
 store from being replayed as a cookie; nothing here needs a slow hash.
@@ -87,10 +87,11 @@ def redeem(session: Session, ticket: str, policy: Policy) -> str | None:
     return sid
 
 
-def find(session: Session, sid: str | None,
-         policy: Policy) -> tuple[Annotator | None, Ended | None]:
-    """The annotator this cookie stands for (its use noted, for the idle timeout), or None
-    and why not."""
+def find(session: Session, sid: str | None, policy: Policy,
+         touch: bool = True) -> tuple[Annotator | None, Ended | None]:
+    """The annotator this cookie stands for (its use noted, for the idle timeout, unless
+    ``touch`` is false: a page redrawn on a timer is not someone using it), or None and why
+    not."""
     if not sid or len(sid) > MAX_TOKEN:
         return None, Ended.unknown
     row = session.scalar(select(LoginSession).where(LoginSession.token_hash == digest(sid)))
@@ -99,12 +100,12 @@ def find(session: Session, sid: str | None,
     now = utcnow()
     if row.revoked_at is not None:
         return None, Ended.revoked
-    if as_utc(row.expires_at) <= now:
-        return None, Ended.expired
+    if min(as_utc(row.expires_at), as_utc(row.created_at) + policy.lifetime) <= now:
+        return None, Ended.expired  # the lifetime as set now, if shorter than when it began
     seen = as_utc(row.last_seen_at)
     if seen + policy.idle <= now:
         return None, Ended.idle
-    if (now - seen).total_seconds() >= min(TOUCH_S, policy.idle.total_seconds() / 4):
+    if touch and (now - seen).total_seconds() >= min(TOUCH_S, policy.idle.total_seconds() / 4):
         row.last_seen_at = now
     return session.get(Annotator, row.annotator_id), None
 
@@ -119,7 +120,10 @@ def end(session: Session, sid: str | None) -> bool:
 
 
 def end_all(session: Session, annotator_id: int) -> int:
-    """Revoke every session of this person (all tabs, all devices); returns how many."""
+    """Revoke every session of this person (all tabs, all devices), and cancel the tickets
+    handed out but not yet traded, so none starts a session afterwards (a ticket checked
+    against the old password, say); returns how many sessions."""
+    session.execute(delete(LoginTicket).where(LoginTicket.annotator_id == annotator_id))
     return session.execute(update(LoginSession).where(
         LoginSession.annotator_id == annotator_id, LoginSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())).rowcount
@@ -130,9 +134,11 @@ def live(session: Session, policy: Policy) -> list[dict[str, object]]:
     now = utcnow()
     rows = session.execute(select(LoginSession, Annotator.name).join(Annotator).where(
         LoginSession.revoked_at.is_(None), LoginSession.expires_at > now,
+        LoginSession.created_at > now - policy.lifetime,
         LoginSession.last_seen_at > now - policy.idle).order_by(LoginSession.id.desc()))
     return [{"session": r.id, "annotator": name, "annotator_id": r.annotator_id,
              "method": r.method, "client": r.client, "started": as_utc(r.created_at),
-             "last seen": as_utc(r.last_seen_at), "ends": as_utc(r.expires_at)}
+             "last seen": as_utc(r.last_seen_at),
+             "ends": min(as_utc(r.expires_at), as_utc(r.created_at) + policy.lifetime)}
             for r, name in rows]
 

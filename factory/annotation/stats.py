@@ -95,9 +95,11 @@ def annotator_quality(session: Session) -> QualityTables:
         return {"annotator": name, "first wins": p.first, "second wins": p.second,
                 "tied": p.tied, "first share": p.first_share, "p (no bias)": p.p_value}
 
-    position_rows = [bias_row("(everyone)", everyone)] + sorted(
+    position_rows = sorted(
         (bias_row(names[a], p) for a, p in each.items()),
         key=lambda r: (r["p (no bias)"] is None, r["p (no bias)"] or 0.0, r["annotator"]))
+    if position_rows:  # no rankings: no table (the page says so), not a row of nothing
+        position_rows.insert(0, bias_row("(everyone)", everyone))
     return QualityTables(agreement_rows, time_rows, position_rows)
 
 
