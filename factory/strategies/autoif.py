@@ -242,10 +242,14 @@ class AutoIf(PassFailStrategy):
         parsed = [parse(Verifier, t) for t in texts]
         verifiers = [v for v, _ in parsed]
         cases = pooled_cases(verifiers)
+        if not cases:  # every case contradicted another (or no sample parsed): nothing to ask
+            return [VerdictSpec(passed=False, score=0.0, details={
+                "reason": problem or "no pooled case left: every text was given both verdicts",
+                "pooled_cases": 0}) for _, problem in parsed]
         runnable = [i for i, v in enumerate(verifiers) if v is not None]
         try:
             found = ask([verifiers[i].function for i in runnable], [t for t, _ in cases],
-                        p.call_timeout_s, isolate=False) if cases and runnable else []
+                        p.call_timeout_s, isolate=False)
         except CheckError as exc:
             return [VerdictSpec(passed=False, error=str(exc)) for _ in texts]
         answers = dict(zip(runnable, found, strict=True))
@@ -262,7 +266,7 @@ class AutoIf(PassFailStrategy):
             if v is None:
                 out.append(VerdictSpec(passed=False, score=0.0, details={"reason": problem}))
                 continue
-            row = [answers[i][k] for k in keep] if i in answers else []
+            row = [answers[i][k] for k in keep]
             failed = [a for a in row if a.value is None]
             accuracy = balanced_accuracy(row, agreed) if agreed else 0.0
             plain = sum(a.value is want for a, (_, want) in zip(row, agreed, strict=True)) \
