@@ -222,3 +222,54 @@ def test_a_printed_or_written_verdict_is_never_an_answer() -> None:
     # frames written on every descriptor break its reply pipe: failed, never a yes
     assert [a.value for a in wrote] == [None, None]
     assert all("protocol" in (a.problem or "") for a in wrote), wrote
+
+
+LONG_CHEAT = ("def evaluate(response):\n    if len(response) > 600:\n        return True\n"
+              "    return len(response.split()) < 10\n")
+COPIES = [LONG_CHEAT, "# counts words\n" + LONG_CHEAT,
+          LONG_CHEAT.replace("(response):\n", '(response):\n    """Fewer than 10 words."""\n')
+          .replace("return True\n", "return True  # long\n\n")]
+
+
+def test_copies_differing_only_in_comments_count_once() -> None:
+    kept = [kept_function(i, f) for i, f in enumerate(COPIES)]
+    assert len(AutoIf.kept_functions(kept)) == 1
+    other = kept_function(9, LONG_CHEAT.replace("600", "601"))
+    assert len(AutoIf.kept_functions([*kept, other])) == 2
+
+
+def test_a_long_text_cheat_copied_three_times_passes_no_long_response(
+        sessions, tmp_path) -> None:
+    """Cases are at most case_chars long, so cross-validation never sees a response-length
+    text and keeps a function that says True to any text over 600 characters. Three copies of
+    it differing only in comments are one function: too few to answer the instruction, so a long
+    response that breaks it never passes (end to end, pass_rule all)."""
+    from sqlalchemy import select
+
+    from db.models import Generation, Prompt, SftExample, Verdict
+    from factory.llm.scripted import ScriptedLLM
+    from factory.seeds import SeedKind
+    from tests.helpers import run_in_process, seed_job
+
+    long = "This answer rambles on about the river walk. " * 20
+
+    def model(messages, params, index):  # noqa: ANN001, ANN202
+        content = messages[-1]["content"]
+        if '{"instruction":' in content:
+            return json.dumps({"instruction": "Answer in fewer than 10 words."})
+        if '{"function":' in content:
+            return verifier(COPIES[index % len(COPIES)])
+        return long
+
+    job_id = seed_job(sessions, tmp_path / "p.jsonl", "autoif", SeedKind.prompts,
+                      [{"prompt": "Plan a walk."}], functions=3, min_functions=3,
+                      pass_rule="all", call_timeout_s=2.0, first_round=2, max_samples=2)
+    run_in_process(sessions, job_id, ScriptedLLM(model))
+    with sessions() as s:
+        prompt = s.scalars(select(Prompt).where(Prompt.job_id == job_id)).one()
+        rows = s.execute(select(Generation.ask, Verdict.passed).join(Verdict)
+                         .where(Generation.job_id == job_id)).all()
+        assert [p for a, p in rows if a == "verifier"] == [True] * 3  # each copy is accurate
+        assert prompt.flag == "too_few_functions"
+        assert not [p for a, p in rows if a == "response" and p]
+        assert not s.scalars(select(SftExample).where(SftExample.job_id == job_id)).all()

@@ -32,6 +32,7 @@ model are not done here.
 
 from __future__ import annotations
 
+import ast
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -53,7 +54,7 @@ from factory.strategies.pass_fail import (
     lowest_scored,
 )
 from factory.verification_functions import Answer, CheckError, ask
-from verifiers import sandbox
+from verifiers import code_harness, sandbox
 
 INSTRUCTION_ROUND, VERIFIER_ROUND, RESPONSE_ROUND = 0, 1, 2
 TEMPLATES = {"instruction": "autoif/instruction_v1", "verifier": "autoif/verifier_v1",
@@ -121,6 +122,22 @@ def pooled_cases(verifiers: list[Verifier | None]) -> list[tuple[str, bool]]:
     return [(text, next(iter(said))) for text, said in seen.items() if len(said) == 1]
 
 
+DOCUMENTED = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def function_key(source: str) -> str:
+    """What makes two functions the same: their syntax tree without comments, layout or
+    docstrings, so copies that differ only there count once towards ``min_functions``."""
+    try:
+        tree = code_harness.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return source.strip()
+    for node in ast.walk(tree):
+        if isinstance(node, DOCUMENTED) and ast.get_docstring(node, clean=False) is not None:
+            node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 def balanced_accuracy(answers: list[Answer], cases: list[tuple[str, bool]]) -> float:
     sides = []
     for side in (True, False):
@@ -157,13 +174,13 @@ class AutoIf(PassFailStrategy):
 
     @staticmethod
     def kept_functions(judged: list[JudgedSample]) -> list[JudgedSample]:
-        """Kept verification samples, one per distinct function source."""
+        """Kept verification samples, one per distinct function (see ``function_key``)."""
         seen: set[str] = set()
         out = []
         for s in sorted(judged, key=lambda s: s.sample_index):
             if s.ask != "verifier" or not s.verdict.passed:
                 continue
-            source = Verifier.model_validate_json(s.text).function.strip()
+            source = function_key(Verifier.model_validate_json(s.text).function)
             if source not in seen:
                 seen.add(source)
                 out.append(s)
