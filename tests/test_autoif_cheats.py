@@ -273,3 +273,16 @@ def test_a_long_text_cheat_copied_three_times_passes_no_long_response(
         assert prompt.flag == "too_few_functions"
         assert not [p for a, p in rows if a == "response" and p]
         assert not s.scalars(select(SftExample).where(SftExample.job_id == job_id)).all()
+
+
+def test_what_a_function_prints_never_decides_a_later_answer() -> None:
+    """A kept function that prints each text: six 20 KB texts print more than the sandbox's
+    output cap in one run, which used to fail whichever text crossed it. Its output is thrown
+    away, so every text gets the answer it gets alone."""
+    printer = "def evaluate(response):\n    print(response)\n    return len(response) > 10\n"
+    to_stderr = printer.replace("print(response)", "import sys; sys.stderr.write(response)")
+    texts = [f"{i} " + "x" * 20_000 for i in range(6)]
+    batch = ask([printer, to_stderr], texts, call_timeout_s=2.0)
+    alone = [ask([printer, to_stderr], [t], call_timeout_s=2.0) for t in texts[3:4]]
+    assert [[a.value for a in row] for row in batch] == [[True] * 6] * 2, batch
+    assert [row[0].value for row in alone[0]] == [True, True]

@@ -151,7 +151,7 @@ class AutoIf(PassFailStrategy):
     seed_kind = SeedKind.prompts
     Params = AutoIfParams
     verifier = "autoif"
-    verifier_version = f"1+sandbox{sandbox.VERSION}"
+    verifier_version = f"2+sandbox{sandbox.VERSION}"  # 2: prints discarded
     judge_queue = "sandbox"
     judge_reads_history = True
     params: AutoIfParams
