@@ -286,3 +286,15 @@ def test_what_a_function_prints_never_decides_a_later_answer() -> None:
     alone = [ask([printer, to_stderr], [t], call_timeout_s=2.0) for t in texts[3:4]]
     assert [[a.value for a in row] for row in batch] == [[True] * 6] * 2, batch
     assert [row[0].value for row in alone[0]] == [True, True]
+
+
+def test_a_failed_answer_on_a_dropped_case_does_not_drop_the_function(strategy: AutoIf) -> None:
+    """Kept means a bool on every case *left* after the case filter: a case no function agrees
+    with is dropped, and a function that raised on it is judged without it."""
+    wrong = {"response": "Two words.", "expected": False}  # every honest function says True
+    picky = SHORT.replace("    return", "    if response == 'Two words.':\n"
+                                       "        raise ValueError('no')\n    return", 1)
+    honest, raised = strategy._judge_verifiers([verifier(SHORT, [*CASES, wrong]),
+                                                verifier(picky)])
+    assert honest.passed and raised.passed, raised.details
+    assert honest.details["pooled_cases"] == 5 and len(honest.details["cases"]) == 4

@@ -10,11 +10,12 @@ The batch's sampling rounds, per seed prompt (the query):
   (a response text, and whether it should pass). The cases of all samples are pooled (a
   function is checked against its siblings' cases too, as in AutoIF's cross-validation),
   duplicates merged and contradictory ones dropped, then those no function agrees with (AutoIF's
-  case filter). A function is kept when it answered every case with a real bool and its
-  accuracy is at least ``min_accuracy``. Accuracy is *balanced* (the mean of its accuracy on the
-  cases that should pass and on those that should fail) and the pool must hold at least
-  ``min_cases_per_side`` of each, so a function that always says True (or False) scores 0.5
-  however the cases lean - AutoIF's plain accuracy would keep it on cases that are mostly True.
+  case filter). A function is kept when it answered every case left with a real bool and its
+  accuracy on them is at least ``min_accuracy``. Accuracy is *balanced* (the mean of its
+  accuracy on the cases that should pass and on those that should fail) and the pool must hold
+  at least ``min_cases_per_side`` of each, so a function that always says True (or False)
+  scores 0.5 however the cases lean - AutoIF's plain accuracy would keep it on cases that are
+  mostly True.
 - RESPONSE_ROUND and after: if at least ``min_functions`` distinct functions were kept, the query
   with the instruction is answered in rounds (pass_fail: until k SFT lines and m pairs are
   possible or N samples spent). A response passes when the kept functions say True by
