@@ -185,3 +185,24 @@ def test_odd_model_output_fails_its_verdict_with_a_reason(text: str) -> None:
     (i,) = s.judge_after(s.build_prompts({"prompt": "q"})[0],
                          [Sample(text=text, ask="instruction", round=0)], [])
     assert not i.passed and i.details["reason"]
+
+
+def test_acceptance_counts_responses_only(sessions, tmp_path: Path) -> None:
+    """1 instruction + 5 verification functions (4 kept) + 8 responses (3 pass: the script's
+    short answers grow a word each) is 3 of 8 in the prompt's figures and in `factory status`,
+    not 8 of 14."""
+    from factory import ops
+
+    job_id = seed_job(sessions, tmp_path / "prompts.jsonl", "autoif", SeedKind.prompts,
+                      [{"prompt": "Plan a walk."}], functions=5, min_functions=3,
+                      call_timeout_s=2.0, first_round=8, max_samples=8, sft_per_problem=4,
+                      pairs_per_problem=0)
+    run_in_process(sessions, job_id, ScriptedLLM.named("autoif"))
+    with sessions() as s:
+        asks = [g.ask for g in s.scalars(select(Generation).where(Generation.job_id == job_id))]
+        assert sorted(set(asks)) == ["instruction", "response", "verifier"] and len(asks) == 14
+        prompt = s.scalars(select(Prompt).where(Prompt.job_id == job_id)).one()
+        assert (prompt.samples, prompt.passed, prompt.pass_rate) == (8, 3, 0.375)
+        health = {h.strategy: h for h in ops.strategies(s)}["autoif"]
+        assert (health.samples, health.verdicts, health.passed) == (8, 8, 3)
+        assert health.acceptance == 0.375 and health.check_errors == 0

@@ -155,6 +155,7 @@ class AutoIf(PassFailStrategy):
     verifier_version = f"2+sandbox{sandbox.VERSION}"  # 2: prints discarded
     judge_queue = "sandbox"
     judge_reads_history = True
+    sample_asks = frozenset({"response"})
     params: AutoIfParams
 
     def build_prompts(self, seed: dict[str, Any]) -> list[PromptSpec]:
