@@ -8,11 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
 from db.models import Batch, Generation, Job, Verdict
+from factory.strategies import registry
 
 
 class Throughput(BaseModel):
@@ -55,17 +56,30 @@ def throughput(session: Session, window_s: float, strategy: str | None = None) -
     return Throughput(window_s=window_s, samples=samples, completion_tokens=int(tokens))
 
 
+def counted_samples() -> ColumnElement[bool]:
+    """A generation that its job's strategy counts as a sample (Strategy.sample_asks)."""
+    narrowed = [or_(Job.strategy != name, Generation.ask.in_(sorted(cls.sample_asks)))
+                for name, cls in sorted(registry().items()) if cls.sample_asks is not None]
+    return and_(true(), *narrowed)
+
+
 def strategies(session: Session, window_s: float = 60) -> list[StrategyHealth]:
     jobs: dict[str, dict[str, int]] = {}
     for strategy, status, n in session.execute(
             select(Job.strategy, Job.status, func.count()).group_by(Job.strategy, Job.status)):
         jobs.setdefault(strategy, {})[status] = n
-    def tally(*statuses: str) -> Any:
-        return func.coalesce(func.sum(case((Verdict.status.in_(statuses), 1), else_=0)), 0)
+    sample = counted_samples()
 
+    def tally(*statuses: str, only_samples: bool = True) -> Any:
+        which = and_(sample, Verdict.status.in_(statuses)) if only_samples \
+            else Verdict.status.in_(statuses)
+        return func.coalesce(func.sum(case((which, 1), else_=0)), 0)
+
+    # samples, verdicts and passed count a strategy's samples only (Strategy.sample_asks);
+    # check errors count every generation's (a verification function's check failing too)
     counts: dict[str, Any] = {s: (n, v, p, e) for s, n, v, p, e in session.execute(
-        select(Job.strategy, func.count(func.distinct(Generation.id)), tally("passed", "failed"),
-               tally("passed"), tally("error"))
+        select(Job.strategy, func.count(func.distinct(case((sample, Generation.id)))),
+               tally("passed", "failed"), tally("passed"), tally("error", only_samples=False))
         .join(Generation, Generation.job_id == Job.id)
         .outerjoin(Verdict, Verdict.generation_id == Generation.id)
         .group_by(Job.strategy))}

@@ -263,10 +263,11 @@ def _curate(session: Session, strategy: Strategy, prompts: dict[int, Prompt],
         samples = judged.get(pid, [])
         # a sample whose check errored is neither right nor wrong: never paired or exported
         cur = strategy.curate(_spec(p), [s for s in samples if s.verdict.error is None])
-        passed = sum(s.verdict.passed for s in samples)
+        counted = [s for s in samples if strategy.counts_as_sample(s.ask)]
+        passed = sum(s.verdict.passed for s in counted)
         session.execute(update(Prompt).where(Prompt.id == pid).values(
-            samples=len(samples), passed=passed, flag=cur.flag,
-            pass_rate=passed / len(samples) if samples else None))
+            samples=len(counted), passed=passed, flag=cur.flag,
+            pass_rate=passed / len(counted) if counted else None))
         for s in cur.sft:
             sft.append({"job_id": p.job_id, "key": f"{pid}:{s.key}", "prompt_id": pid,
                         "generation_id": s.generation_id, "messages": s.messages,

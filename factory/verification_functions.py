@@ -6,8 +6,10 @@ user) and the judge runs a fixed test the factory wrote (``ASK_EACH``): it sends
 the function as data (the job's ``harness_data``, never spliced into code) and records what came
 back, rebuilt as a plain value. Only a real ``True`` or ``False`` is an answer; a raise, a
 non-bool (``1``, ``"yes"``, an object with its own ``__bool__``), an exit, a timeout or a crash
-is a failed answer with its reason. Whatever the function prints is its own output, never the
-verdict (that travels on the judge's pipe).
+is a failed answer with its reason. Whatever the function prints is thrown away unread: never
+the verdict (that travels on the judge's pipe), never a failed answer, and never counted against
+an output cap that would end the run on whichever text reached it - so a text's answer does not
+depend on which texts were asked before it in the same run.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def ask(functions: list[str], texts: list[str], call_timeout_s: float,
             try:
                 jobs.append(code_harness.function_job(
                     functions[f], ASK_EACH, ENTRY, call_timeout=call_timeout_s,
-                    data=[texts[i] for i in left]))
+                    data=[texts[i] for i in left], discard_output=True))
                 asked.append(f)
             except code_harness.BadCheck as exc:
                 for i in left:

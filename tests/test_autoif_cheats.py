@@ -222,3 +222,79 @@ def test_a_printed_or_written_verdict_is_never_an_answer() -> None:
     # frames written on every descriptor break its reply pipe: failed, never a yes
     assert [a.value for a in wrote] == [None, None]
     assert all("protocol" in (a.problem or "") for a in wrote), wrote
+
+
+LONG_CHEAT = ("def evaluate(response):\n    if len(response) > 600:\n        return True\n"
+              "    return len(response.split()) < 10\n")
+COPIES = [LONG_CHEAT, "# counts words\n" + LONG_CHEAT,
+          LONG_CHEAT.replace("(response):\n", '(response):\n    """Fewer than 10 words."""\n')
+          .replace("return True\n", "return True  # long\n\n")]
+
+
+def test_copies_differing_only_in_comments_count_once() -> None:
+    kept = [kept_function(i, f) for i, f in enumerate(COPIES)]
+    assert len(AutoIf.kept_functions(kept)) == 1
+    other = kept_function(9, LONG_CHEAT.replace("600", "601"))
+    assert len(AutoIf.kept_functions([*kept, other])) == 2
+
+
+def test_a_long_text_cheat_copied_three_times_passes_no_long_response(
+        sessions, tmp_path) -> None:
+    """Cases are at most case_chars long, so cross-validation never sees a response-length
+    text and keeps a function that says True to any text over 600 characters. Three copies of
+    it differing only in comments are one function: too few to answer the instruction, so a long
+    response that breaks it never passes (end to end, pass_rule all)."""
+    from sqlalchemy import select
+
+    from db.models import Generation, Prompt, SftExample, Verdict
+    from factory.llm.scripted import ScriptedLLM
+    from factory.seeds import SeedKind
+    from tests.helpers import run_in_process, seed_job
+
+    long = "This answer rambles on about the river walk. " * 20
+
+    def model(messages, params, index):  # noqa: ANN001, ANN202
+        content = messages[-1]["content"]
+        if '{"instruction":' in content:
+            return json.dumps({"instruction": "Answer in fewer than 10 words."})
+        if '{"function":' in content:
+            return verifier(COPIES[index % len(COPIES)])
+        return long
+
+    job_id = seed_job(sessions, tmp_path / "p.jsonl", "autoif", SeedKind.prompts,
+                      [{"prompt": "Plan a walk."}], functions=3, min_functions=3,
+                      pass_rule="all", call_timeout_s=2.0, first_round=2, max_samples=2)
+    run_in_process(sessions, job_id, ScriptedLLM(model))
+    with sessions() as s:
+        prompt = s.scalars(select(Prompt).where(Prompt.job_id == job_id)).one()
+        rows = s.execute(select(Generation.ask, Verdict.passed).join(Verdict)
+                         .where(Generation.job_id == job_id)).all()
+        assert [p for a, p in rows if a == "verifier"] == [True] * 3  # each copy is accurate
+        assert prompt.flag == "too_few_functions"
+        assert not [p for a, p in rows if a == "response" and p]
+        assert not s.scalars(select(SftExample).where(SftExample.job_id == job_id)).all()
+
+
+def test_what_a_function_prints_never_decides_a_later_answer() -> None:
+    """A kept function that prints each text: six 20 KB texts print more than the sandbox's
+    output cap in one run, which used to fail whichever text crossed it. Its output is thrown
+    away, so every text gets the answer it gets alone."""
+    printer = "def evaluate(response):\n    print(response)\n    return len(response) > 10\n"
+    to_stderr = printer.replace("print(response)", "import sys; sys.stderr.write(response)")
+    texts = [f"{i} " + "x" * 20_000 for i in range(6)]
+    batch = ask([printer, to_stderr], texts, call_timeout_s=2.0)
+    alone = [ask([printer, to_stderr], [t], call_timeout_s=2.0) for t in texts[3:4]]
+    assert [[a.value for a in row] for row in batch] == [[True] * 6] * 2, batch
+    assert [row[0].value for row in alone[0]] == [True, True]
+
+
+def test_a_failed_answer_on_a_dropped_case_does_not_drop_the_function(strategy: AutoIf) -> None:
+    """Kept means a bool on every case *left* after the case filter: a case no function agrees
+    with is dropped, and a function that raised on it is judged without it."""
+    wrong = {"response": "Two words.", "expected": False}  # every honest function says True
+    picky = SHORT.replace("    return", "    if response == 'Two words.':\n"
+                                       "        raise ValueError('no')\n    return", 1)
+    honest, raised = strategy._judge_verifiers([verifier(SHORT, [*CASES, wrong]),
+                                                verifier(picky)])
+    assert honest.passed and raised.passed, raised.details
+    assert honest.details["pooled_cases"] == 5 and len(honest.details["cases"]) == 4

@@ -27,7 +27,7 @@ from factory.strategies.autoif import (
     Verifier,
     pooled_cases,
 )
-from factory.strategies.base import JudgedSample, VerdictSpec
+from factory.strategies.base import JudgedSample, Sample, VerdictSpec
 from tests.conftest import cli, env_for
 from tests.helpers import run_in_process, seed_job, snapshot
 
@@ -152,3 +152,57 @@ def test_celery_workers_judge_the_functions_in_the_sandbox_as_in_process(
         sft = s.scalars(select(SftExample).where(SftExample.job_id == job_id)).all()
         assert len(sft) == 4  # two queries with kept functions, two passing responses each
         assert all(x.meta["functions"] == FUNCTIONS[:4] for x in sft)
+
+
+def test_contradictory_cases_only_fail_every_function_and_never_raise() -> None:
+    """Every pooled case contradicts another (same text, both verdicts): no case is left, so each
+    parsed function gets a failed verdict saying so (not a ValueError that fails the job)."""
+    s = AutoIf(AutoIfParams(functions=2, min_functions=1))
+    cases = [{"response": "a", "expected": True}, {"response": "a", "expected": False}]
+    texts = [json.dumps({"function": FUNCTIONS[0], "cases": cases}), "not json"]
+    one = s._judge_verifiers(texts[:1])
+    both = s._judge_verifiers(texts)
+    for v in [*one, *both]:
+        assert not v.passed and v.error is None and v.details["reason"]
+    assert "no pooled case left" in one[0].details["reason"]
+    assert "no pooled case left" in both[0].details["reason"]
+    assert both[1].details["reason"].startswith("not verifier JSON")
+    spec = s.build_prompts({"prompt": "q"})[0]
+    assert s.curate(spec, [judged(0, "instruction", json.dumps({"instruction": "Be brief."}),
+                                  True)]).flag == "too_few_functions"
+
+
+@pytest.mark.parametrize("text", [
+    "", "null", "[" * 100_000, '{"function": "f", "cases": []}',
+    '{"function": "f", "cases": [{"response": 1' + "0" * 5000 + ', "expected": true}]}',
+    '{"function": "f", "cases": [{"response": "a", "expected": 1e999}]}',
+    '{"function": "f", "cases": [{"response": "\\ud800", "expected": true}]}',
+    '{"function": 7, "cases": [{"response": "a", "expected": true}]}'])
+def test_odd_model_output_fails_its_verdict_with_a_reason(text: str) -> None:
+    s = AutoIf(AutoIfParams(functions=2, min_functions=1))
+    (v,) = s._judge_verifiers([text])
+    assert not v.passed and v.error is None and v.details["reason"].startswith("not verifier")
+    (i,) = s.judge_after(s.build_prompts({"prompt": "q"})[0],
+                         [Sample(text=text, ask="instruction", round=0)], [])
+    assert not i.passed and i.details["reason"]
+
+
+def test_acceptance_counts_responses_only(sessions, tmp_path: Path) -> None:
+    """1 instruction + 5 verification functions (4 kept) + 8 responses (3 pass: the script's
+    short answers grow a word each) is 3 of 8 in the prompt's figures and in `factory status`,
+    not 8 of 14."""
+    from factory import ops
+
+    job_id = seed_job(sessions, tmp_path / "prompts.jsonl", "autoif", SeedKind.prompts,
+                      [{"prompt": "Plan a walk."}], functions=5, min_functions=3,
+                      call_timeout_s=2.0, first_round=8, max_samples=8, sft_per_problem=4,
+                      pairs_per_problem=0)
+    run_in_process(sessions, job_id, ScriptedLLM.named("autoif"))
+    with sessions() as s:
+        asks = [g.ask for g in s.scalars(select(Generation).where(Generation.job_id == job_id))]
+        assert sorted(set(asks)) == ["instruction", "response", "verifier"] and len(asks) == 14
+        prompt = s.scalars(select(Prompt).where(Prompt.job_id == job_id)).one()
+        assert (prompt.samples, prompt.passed, prompt.pass_rate) == (8, 3, 0.375)
+        health = {h.strategy: h for h in ops.strategies(s)}["autoif"]
+        assert (health.samples, health.verdicts, health.passed) == (8, 8, 3)
+        assert health.acceptance == 0.375 and health.check_errors == 0

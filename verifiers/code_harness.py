@@ -85,12 +85,14 @@ def restricted_tests_error(test_code: str) -> str | None:
 
 def function_job(solution: str, test_code: str, entry_point: str, context: str = "", *,
                  restricted: bool = False, call_timeout: float = 10.0,
-                 data: Any = None) -> dict[str, Any]:
+                 data: Any = None, discard_output: bool = False) -> dict[str, Any]:
     """The sandbox job of one check (raises BadCheck for input that cannot be judged).
 
     ``context`` is trusted problem code the tests may use (run in the judge, never the
     solution's); ``restricted`` marks tests a model wrote (see restricted_tests_error);
-    ``data``: a JSON value the tests read as ``harness_data`` (inputs, kept out of code).
+    ``data``: a JSON value the tests read as ``harness_data`` (inputs, kept out of code);
+    ``discard_output``: the solution's stdout and stderr go unread (no output cap can end the
+    run, so what one call prints cannot fail a later one).
     """
     if not entry_point.isidentifier():
         raise BadCheck("error", f"the entry point {entry_point!r} is not a Python name")
@@ -114,7 +116,8 @@ def function_job(solution: str, test_code: str, entry_point: str, context: str =
     except (ValueError, RecursionError, MemoryError) as exc:
         raise BadCheck("failed", f"the solution is not valid Python: {exc}") from None
     return {"solution": solution, "test": test_code, "entry_point": entry_point,
-            "context": context or "", "call_timeout": call_timeout, "data": data}
+            "context": context or "", "call_timeout": call_timeout, "data": data,
+            "discard_output": discard_output}
 
 
 def verdict(result: RunResult) -> tuple[bool, dict[str, Any]]:

@@ -13,7 +13,8 @@ JSON result line.
 - ``function`` {solution, test, entry_point, context, timeout, call_timeout, data}: the judge
   (``judge`` source) runs the tests as user 65533; the candidate (``candidate`` source) runs the
   solution as user 65534 and answers calls as data over pipes. The verdict comes on a pipe only
-  the judge holds; the candidate's stdout is just output. Neither can signal, trace or read the
+  the judge holds; the candidate's stdout is just output (with ``discard_output`` it goes to
+  /dev/null, unread and uncapped). Neither can signal, trace or read the
   other or this process.
 
 After each job every process but this one and PID 1 is killed and /tmp and /dev/mqueue are
@@ -277,8 +278,12 @@ def run_function(job, cap, judge_src, candidate_src):
     rep_r, rep_w = os.pipe()
     ver_r, ver_w = os.pipe()
     src_r, src_w = os.pipe()
-    cout_r, cout_w = os.pipe()
-    cerr_r, cerr_w = os.pipe()
+    if job.get("discard_output"):  # the candidate's output is never read: no cap to reach
+        cout_r = cerr_r = None
+        cout_w = cerr_w = os.open("/dev/null", os.O_WRONLY)
+    else:
+        cout_r, cout_w = os.pipe()
+        cerr_r, cerr_w = os.pipe()
     jout_r, jout_w = os.pipe()
     start = time.monotonic()
     judge = spawn(JUDGE_UID, [PYTHON, "-I", "-S", "-c", judge_src],
@@ -286,7 +291,7 @@ def run_function(job, cap, judge_src, candidate_src):
     cand = spawn(CANDIDATE_UID, [PYTHON, "-I", "-S", "-c", candidate_src, job["entry_point"]],
                  {1: cout_w, 2: cerr_w, 3: req_r, 4: rep_w, 5: src_r},
                  workdir="/tmp/run-" + os.urandom(8).hex())
-    for fd in (job_r, req_w, rep_r, ver_w, req_r, rep_w, src_r, cout_w, cerr_w, jout_w):
+    for fd in {job_r, req_w, rep_r, ver_w, req_r, rep_w, src_r, cout_w, cerr_w, jout_w}:
         os.close(fd)
     overflow = []
     pump = Pump(start + job["timeout"])
@@ -295,8 +300,9 @@ def run_function(job, cap, judge_src, candidate_src):
         overflow.append(True)
         kill_group(cand)
 
-    pump.read(cout_r, cap, too_much)
-    pump.read(cerr_r, cap, too_much)
+    for fd in (cout_r, cerr_r):
+        if fd is not None:
+            pump.read(fd, cap, too_much)
     pump.read(jout_r, JUDGE_CAP, lambda: kill_group(judge))
     pump.read(ver_r, 1 << 20, lambda: kill_group(judge))
     request = {k: job[k] for k in ("test", "entry_point", "context", "call_timeout")}
@@ -336,7 +342,8 @@ def run_function(job, cap, judge_src, candidate_src):
             status = "ok" if verdict.get("passed") is True else "failed"
     return {
         "status": status, "exit_code": cand_rc, "duration_s": round(duration, 4),
-        "stdout": pump.text(cout_r), "stderr": pump.text(cerr_r),
+        "stdout": "" if cout_r is None else pump.text(cout_r),
+        "stderr": "" if cerr_r is None else pump.text(cerr_r),
         "judge_output": pump.text(jout_r)[-4000:], "truncated": bool(overflow),
         "verdict": verdict if isinstance(verdict, dict) else None, "clean": clean,
     }

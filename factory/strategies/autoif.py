@@ -10,11 +10,12 @@ The batch's sampling rounds, per seed prompt (the query):
   (a response text, and whether it should pass). The cases of all samples are pooled (a
   function is checked against its siblings' cases too, as in AutoIF's cross-validation),
   duplicates merged and contradictory ones dropped, then those no function agrees with (AutoIF's
-  case filter). A function is kept when it answered every case with a real bool and its
-  accuracy is at least ``min_accuracy``. Accuracy is *balanced* (the mean of its accuracy on the
-  cases that should pass and on those that should fail) and the pool must hold at least
-  ``min_cases_per_side`` of each, so a function that always says True (or False) scores 0.5
-  however the cases lean - AutoIF's plain accuracy would keep it on cases that are mostly True.
+  case filter). A function is kept when it answered every case left with a real bool and its
+  accuracy on them is at least ``min_accuracy``. Accuracy is *balanced* (the mean of its
+  accuracy on the cases that should pass and on those that should fail) and the pool must hold
+  at least ``min_cases_per_side`` of each, so a function that always says True (or False)
+  scores 0.5 however the cases lean - AutoIF's plain accuracy would keep it on cases that are
+  mostly True.
 - RESPONSE_ROUND and after: if at least ``min_functions`` distinct functions were kept, the query
   with the instruction is answered in rounds (pass_fail: until k SFT lines and m pairs are
   possible or N samples spent). A response passes when the kept functions say True by
@@ -32,6 +33,7 @@ model are not done here.
 
 from __future__ import annotations
 
+import ast
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -53,7 +55,7 @@ from factory.strategies.pass_fail import (
     lowest_scored,
 )
 from factory.verification_functions import Answer, CheckError, ask
-from verifiers import sandbox
+from verifiers import code_harness, sandbox
 
 INSTRUCTION_ROUND, VERIFIER_ROUND, RESPONSE_ROUND = 0, 1, 2
 TEMPLATES = {"instruction": "autoif/instruction_v1", "verifier": "autoif/verifier_v1",
@@ -121,6 +123,22 @@ def pooled_cases(verifiers: list[Verifier | None]) -> list[tuple[str, bool]]:
     return [(text, next(iter(said))) for text, said in seen.items() if len(said) == 1]
 
 
+DOCUMENTED = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def function_key(source: str) -> str:
+    """What makes two functions the same: their syntax tree without comments, layout or
+    docstrings, so copies that differ only there count once towards ``min_functions``."""
+    try:
+        tree = code_harness.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return source.strip()
+    for node in ast.walk(tree):
+        if isinstance(node, DOCUMENTED) and ast.get_docstring(node, clean=False) is not None:
+            node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 def balanced_accuracy(answers: list[Answer], cases: list[tuple[str, bool]]) -> float:
     sides = []
     for side in (True, False):
@@ -134,9 +152,10 @@ class AutoIf(PassFailStrategy):
     seed_kind = SeedKind.prompts
     Params = AutoIfParams
     verifier = "autoif"
-    verifier_version = f"1+sandbox{sandbox.VERSION}"
+    verifier_version = f"2+sandbox{sandbox.VERSION}"  # 2: prints discarded
     judge_queue = "sandbox"
     judge_reads_history = True
+    sample_asks = frozenset({"response"})
     params: AutoIfParams
 
     def build_prompts(self, seed: dict[str, Any]) -> list[PromptSpec]:
@@ -157,13 +176,13 @@ class AutoIf(PassFailStrategy):
 
     @staticmethod
     def kept_functions(judged: list[JudgedSample]) -> list[JudgedSample]:
-        """Kept verification samples, one per distinct function source."""
+        """Kept verification samples, one per distinct function (see ``function_key``)."""
         seen: set[str] = set()
         out = []
         for s in sorted(judged, key=lambda s: s.sample_index):
             if s.ask != "verifier" or not s.verdict.passed:
                 continue
-            source = Verifier.model_validate_json(s.text).function.strip()
+            source = function_key(Verifier.model_validate_json(s.text).function)
             if source not in seen:
                 seen.add(source)
                 out.append(s)
@@ -242,10 +261,14 @@ class AutoIf(PassFailStrategy):
         parsed = [parse(Verifier, t) for t in texts]
         verifiers = [v for v, _ in parsed]
         cases = pooled_cases(verifiers)
+        if not cases:  # every case contradicted another (or no sample parsed): nothing to ask
+            return [VerdictSpec(passed=False, score=0.0, details={
+                "reason": problem or "no pooled case left: every text was given both verdicts",
+                "pooled_cases": 0}) for _, problem in parsed]
         runnable = [i for i, v in enumerate(verifiers) if v is not None]
         try:
             found = ask([verifiers[i].function for i in runnable], [t for t, _ in cases],
-                        p.call_timeout_s, isolate=False) if cases and runnable else []
+                        p.call_timeout_s, isolate=False)
         except CheckError as exc:
             return [VerdictSpec(passed=False, error=str(exc)) for _ in texts]
         answers = dict(zip(runnable, found, strict=True))
@@ -262,7 +285,7 @@ class AutoIf(PassFailStrategy):
             if v is None:
                 out.append(VerdictSpec(passed=False, score=0.0, details={"reason": problem}))
                 continue
-            row = [answers[i][k] for k in keep] if i in answers else []
+            row = [answers[i][k] for k in keep]
             failed = [a for a in row if a.value is None]
             accuracy = balanced_accuracy(row, agreed) if agreed else 0.0
             plain = sum(a.value is want for a, (_, want) in zip(row, agreed, strict=True)) \

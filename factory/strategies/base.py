@@ -141,6 +141,14 @@ class Strategy(ABC):
     # functions kept in one round judge the responses of the next): the judge stage then loads
     # them and calls judge_after
     judge_reads_history: ClassVar[bool] = False
+    # the asks whose samples are what the job makes, the only ones counted in acceptance
+    # figures (a prompt's samples / passed / pass_rate, factory.ops); None: every ask. autoif's
+    # instruction and verification functions are means to judge its responses, not samples
+    sample_asks: ClassVar[frozenset[str] | None] = None
+
+    @classmethod
+    def counts_as_sample(cls, ask: str) -> bool:
+        return cls.sample_asks is None or ask in cls.sample_asks
 
     def __init__(self, params: StrategyParams, settings: Settings | None = None) -> None:
         self.params = params
