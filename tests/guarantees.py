@@ -51,8 +51,10 @@ def assert_job_accounted(sessions: sessionmaker[Session], job_id: int) -> Accoun
     assert judged <= set(verdicts), "every sample has exactly one verdict"
     for g in gens:
         assert g.finish_reason and g.completion_tokens is not None and g.prompt_tokens, g.id
-    per_prompt = Counter(g.prompt_id for g in gens)
-    passed = Counter(g.prompt_id for g in gens if g.id in verdicts and verdicts[g.id].passed)
+    # a prompt's figures count the samples its strategy counts (autoif: responses only)
+    counted = [g for g in gens if strategy.counts_as_sample(g.ask)]
+    per_prompt = Counter(g.prompt_id for g in counted)
+    passed = Counter(g.prompt_id for g in counted if g.id in verdicts and verdicts[g.id].passed)
     for p in prompts:
         if p.id not in errored:
             assert (p.samples, p.passed) == (per_prompt[p.id], passed[p.id]), p.id
