@@ -30,7 +30,8 @@ class Pair(BaseModel):
     votes: int  # rankings in all
 
 
-def _tier(tiers: Tiers) -> dict[int, int]:
+def tier_of(tiers: Tiers) -> dict[int, int]:
+    """Each response's tier index (0 the best)."""
     return {r: i for i, tier in enumerate(tiers) for r in tier}
 
 
@@ -39,7 +40,7 @@ def pairs(votes: Sequence[Vote]) -> list[Pair]:
     better: Counter[tuple[int, int]] = Counter()
     ids: set[int] = set()
     for v in votes:
-        tier = _tier(v.tiers)
+        tier = tier_of(v.tiers)
         ids |= tier.keys()
         for a, b in combinations(sorted(tier), 2):
             if tier[a] != tier[b]:
@@ -61,7 +62,7 @@ def best(votes: Sequence[Vote]) -> int | None:
         return None
     ranks: dict[int, list[int]] = {}
     for v in votes:
-        for r, t in _tier(v.tiers).items():
+        for r, t in tier_of(v.tiers).items():
             ranks.setdefault(r, []).append(t)
     mean = {r: sum(t) / len(t) for r, t in ranks.items()}
     top = min(mean.values())
@@ -81,7 +82,7 @@ def agreement(tasks: Sequence[Sequence[tuple[int, Tiers]]]) -> float | None:
     for judged in tasks:
         if len(judged) < 2:
             continue
-        by = {a: _tier(r) for a, r in judged}
+        by = {a: tier_of(r) for a, r in judged}
         for response in sorted(set().union(*(t.keys() for t in by.values()))):
             columns.append([float(by[a][response]) if a in by and response in by[a]
                             else math.nan for a in annotators])

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from factory.annotation.consensus import Tiers, Vote, pairs
+from factory.annotation.consensus import Tiers, Vote, pairs, tier_of
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,6 @@ class Agreement:
         return self.agree / self.compared if self.compared else None
 
 
-def _tier(tiers: Tiers) -> dict[int, int]:
-    return {r: i for i, tier in enumerate(tiers) for r in tier}
-
-
 def agreement_with_others(tasks: Iterable[Sequence[tuple[int, Tiers]]]) -> dict[int, Agreement]:
     """Per annotator, agreement with the others' consensus (consensus.pairs of everyone
     else's rankings of the task). ``tasks``: per task, (annotator id, tiers) of its
@@ -53,7 +49,7 @@ def agreement_with_others(tasks: Iterable[Sequence[tuple[int, Tiers]]]) -> dict[
             continue
         for annotator, tiers in judged:
             others = [Vote(tiers=t) for a, t in judged if a != annotator]
-            mine = _tier(tiers)
+            mine = tier_of(tiers)
             counts[annotator]["tasks"] += 1
             for p in pairs(others):
                 if p.chosen in mine and p.rejected in mine:
@@ -99,7 +95,7 @@ def position_bias(rankings: Iterable[tuple[Tiers, Sequence[int]]]) -> Position:
     (tiers, shown order) of each ranking, skips left out."""
     first = second = tied = 0
     for tiers, shown in rankings:
-        tier = _tier(tiers)
+        tier = tier_of(tiers)
         if len(shown) < 2 or shown[0] not in tier or shown[1] not in tier:
             continue
         a, b = tier[shown[0]], tier[shown[1]]
