@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, utcnow
@@ -177,6 +177,11 @@ class Annotator(Base):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Names differing only by case are one account (an identity provider's email names it, in any
+# case): accounts.add_annotator refuses them with a message, this holds under races too.
+Index("ix_annotators_lower_name", func.lower(Annotator.name), unique=True)
 
 
 class AnnotationTask(Base):

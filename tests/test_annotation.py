@@ -7,6 +7,7 @@ import time
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from db.models import AnnotationTask, Annotator, PreferencePair, Ranking, SftExample
 from db.session import sessionmaker_for
@@ -51,11 +52,11 @@ def test_names_differing_only_by_case_are_one_name_for_single_sign_on(sessions) 
         with pytest.raises(AccountError, match="'Carol@Example.org' exists already"):
             add_annotator(s, "carol@example.org", Role.admin, PASSWORD)
         assert by_email(s, " CAROL@example.ORG ").name == "Carol@Example.org"
-        # two such accounts made before this was refused: the email names neither
-        s.add(Annotator(name="carol@example.org", role="admin", password_hash="x"))
-        s.flush()
-        assert by_email(s, "carol@example.org") is None
         assert by_email(s, "nobody@example.org") is None
+        # nor can a second be written past that check: the store refuses it
+        with pytest.raises(IntegrityError), s.begin_nested():
+            s.add(Annotator(name="carol@example.org", role="admin", password_hash="x"))
+        assert by_email(s, "carol@example.org").name == "Carol@Example.org"
 
 
 def test_tasks_are_made_once_per_prompt_from_distinct_responses(sessions, tmp_path) -> None:

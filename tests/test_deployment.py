@@ -98,11 +98,11 @@ def test_compose_has_every_service_and_refuses_missing_secrets(resolved, tmp_pat
         assert missing.returncode != 0 and f"set {secret} in .env" in missing.stderr
 
 
-def test_env_example_lists_every_setting_the_annotate_service_reads() -> None:
-    read = set(re.findall(r"\$\{(ANNOTATE_[A-Z0-9_]+)", (ROOT / "compose.yaml").read_text()))
-    listed = set(re.findall(r"^#? ?(ANNOTATE_[A-Z0-9_]+)=",
+def test_env_example_lists_every_variable_compose_reads() -> None:
+    read = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (ROOT / "compose.yaml").read_text()))
+    listed = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=",
                             (ROOT / ".env.example").read_text(), re.MULTILINE))
-    assert "ANNOTATE_OIDC_COOKIE_SECRET" in read
+    assert {"ANNOTATE_OIDC_COOKIE_SECRET", "FACTORY_IMAGE", "FACTORY_REWARD_BASE_URL"} <= read
     assert read - listed == set()
 
 

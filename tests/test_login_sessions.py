@@ -156,3 +156,28 @@ def test_a_shorter_lifetime_set_later_ends_sessions_already_running(store, clock
         assert login_sessions.find(s, sid, shorter) == (None, Ended.expired)
         assert login_sessions.live(s, shorter) == []
     assert who(sessions, sid) == ("ann", None)  # still within the old 12 hours
+
+
+def test_a_log_in_purges_sessions_ended_beyond_retention_and_stale_tickets(store,
+                                                                          clock) -> None:
+    """Revoked or idle sessions that ended more than RETENTION ago go when someone logs in;
+    one ended more recently stays (its revocation still known), and so does the new one."""
+    sessions, (ann, bob) = store
+    revoked, idle = log_in(sessions, ann), log_in(sessions, bob)  # idle: ends in 30 minutes
+    with sessions.begin() as s:
+        login_sessions.end(s, revoked)
+    clock.advance(24 * 3600)
+    recent = log_in(sessions, ann)
+    with sessions.begin() as s:
+        login_sessions.end(s, recent)
+        login_sessions.issue_ticket(s, bob, "password", None)  # never traded
+    clock.advance(login_sessions.RETENTION.total_seconds() - 23 * 3600)
+    with sessions.begin() as s:
+        assert len(s.scalars(select(LoginSession)).all()) == 3
+    new = log_in(sessions, ann)
+    with sessions.begin() as s:
+        kept = set(s.scalars(select(LoginSession.token_hash)))
+        assert kept == {login_sessions.digest(recent), login_sessions.digest(new)}
+        assert not s.scalars(select(LoginTicket)).all()
+    assert who(sessions, recent) == (None, Ended.revoked)
+    assert who(sessions, idle) == (None, Ended.unknown)

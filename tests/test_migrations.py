@@ -2,9 +2,11 @@
 
 import json
 
+import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from db.base import Base
 from db.migrate import alembic_config, current
@@ -161,4 +163,42 @@ def test_judgment_times_keep_open_claims_and_go_back(store_url: str) -> None:
     assert "shown_at" not in columns["annotation_claims"] and "seconds" not in columns["rankings"]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM annotation_claims")).scalar() == 1
+    engine.dispose()
+
+
+ADD_ANNOTATOR = text("INSERT INTO annotators (name, role, password_hash, created_at)"
+                     " VALUES (:name, 'annotator', 'x', '2026-01-01')")
+
+
+def test_the_store_refuses_annotator_names_differing_only_by_case(store_url: str) -> None:
+    """add_annotator checks first, but two log-ins racing or a row written by hand would pass
+    that check: a unique index on lower(name) holds it in the store."""
+    engine = engine_for(store_url)
+    with engine.begin() as conn:
+        conn.execute(ADD_ANNOTATOR, {"name": "Alice"})
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(ADD_ANNOTATOR, {"name": "aLICE"})
+    with engine.begin() as conn:
+        conn.execute(ADD_ANNOTATOR, {"name": "Alicia"})
+        assert conn.execute(text("SELECT name FROM annotators ORDER BY id")).scalars().all() == [
+            "Alice", "Alicia"]
+    engine.dispose()
+
+
+def test_name_index_upgrade_names_older_clashes_and_goes_back(store_url: str) -> None:
+    """Names that clash from before the index stop the upgrade with the names to rename, not a
+    bare index error; renamed, the upgrade goes through. Found by its message, as above."""
+    script = ScriptDirectory.from_config(alembic_config(store_url))
+    [index] = [r for r in script.walk_revisions() if r.doc.startswith("annotator names unique")]
+    command.downgrade(alembic_config(store_url), index.down_revision)
+    engine = engine_for(store_url)
+    with engine.begin() as conn:
+        for name in ("bob", "Bob", "carol"):
+            conn.execute(ADD_ANNOTATOR, {"name": name})
+    with pytest.raises(RuntimeError, match="differ only by case: bob; rename"):
+        command.upgrade(alembic_config(store_url), "head")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE annotators SET name = 'Bob2' WHERE name = 'Bob'"))
+    command.upgrade(alembic_config(store_url), "head")
+    command.check(alembic_config(store_url))
     engine.dispose()

@@ -153,3 +153,21 @@ def test_a_profile_that_does_not_parse_stops_there(sessions, tmp_path) -> None:
         assert [g.ask for g in gens] == ["profile"]
         assert "not a profile" in s.scalars(select(Verdict)).one().details["error"]
         assert s.scalars(select(Prompt.flag)).all() == ["no_conversation"]
+
+
+def test_roleplay_acceptance_counts_conversations_only(sessions, tmp_path) -> None:
+    """1 extracted profile + 2 conversations (1 passes: the script's second has a turn too
+    many) is 1 of 2 in the prompt's figures and in `factory status`, not 2 of 3."""
+    from factory import ops
+
+    job_id = make_text_job(sessions, tmp_path, 1, strategy="roleplay-from-text", turns=2,
+                           candidates=2)
+    run_in_process(sessions, job_id, ScriptedLLM(actor))
+    with sessions() as s:
+        asks = sorted(g.ask for g in s.scalars(select(Generation)))
+        assert asks == ["conversation", "conversation", "profile"]
+        prompt = s.scalars(select(Prompt).where(Prompt.job_id == job_id)).one()
+        assert (prompt.samples, prompt.passed, prompt.pass_rate) == (2, 1, 0.5)
+        health = {h.strategy: h for h in ops.strategies(s)}["roleplay-from-text"]
+        assert (health.samples, health.verdicts, health.passed) == (2, 2, 1)
+        assert health.acceptance == 0.5

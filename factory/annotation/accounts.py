@@ -86,11 +86,10 @@ def authenticate(session: Session, name: str, password: str) -> Annotator | None
 
 def by_email(session: Session, email: str) -> Annotator | None:
     """The account an identity provider's email maps to: the one named by that address
-    (case-insensitive), made like any other (`factory annotators add alice@example.org`);
-    None when two accounts' names match it (made before add_annotator refused that)."""
+    (case-insensitive: at most one, the store's unique index on lower(name) sees to it), made
+    like any other (`factory annotators add alice@example.org`)."""
     email = email.strip()
     if "@" not in email:
         return None
-    found = session.scalars(select(Annotator).where(
-        func.lower(Annotator.name) == func.lower(email)).limit(2)).all()
-    return found[0] if len(found) == 1 else None
+    return session.scalar(select(Annotator).where(
+        func.lower(Annotator.name) == func.lower(email)))

@@ -7,6 +7,8 @@ page posts to the app's own server (annotation_ui/server.py), which trades it fo
 session and sets the cookie. A session ends when unused for the idle timeout, at the end of
 its lifetime however busy, or when revoked: log-out (that session, in every tab), log-out
 everywhere and admins (all of a person's sessions and unspent tickets), a new password.
+Ended sessions are kept ``RETENTION`` (a record of who logged in from where, should an account
+be misused), then deleted when someone next logs in, so the table does not grow forever.
 
 Ids and tickets are 256 random bits, so a plain SHA-256 is enough to keep a copy of the
 store from being replayed as a cookie; nothing here needs a slow hash.
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.base import as_utc, utcnow
@@ -30,6 +32,7 @@ from factory.config import Settings
 TICKET_S = 60
 TOUCH_S = 30  # last_seen is written at most this often (a quarter of a short idle timeout)
 MAX_TOKEN = 100  # longer cookies are not ours: refused before hashing
+RETENTION = timedelta(days=30)  # how long an ended session's row is kept
 
 
 class Ended(StrEnum):
@@ -59,7 +62,7 @@ def digest(token: str) -> str:
 def issue_ticket(session: Session, annotator_id: int, method: str, client: str | None) -> str:
     """A ticket for this annotator, to be traded for a session within TICKET_S seconds."""
     now = utcnow()
-    session.execute(delete(LoginTicket).where(LoginTicket.expires_at < now))
+    _drop_stale_tickets(session)
     ticket = secrets.token_urlsafe(32)
     session.add(LoginTicket(annotator_id=annotator_id, token_hash=digest(ticket), method=method,
                             client=client and client[:200],
@@ -79,12 +82,28 @@ def redeem(session: Session, ticket: str, policy: Policy) -> str | None:
     now = utcnow()
     if row is None or as_utc(row.expires_at) <= now:
         return None
+    purge(session, policy)
     sid = secrets.token_urlsafe(32)
     session.add(LoginSession(annotator_id=row.annotator_id, token_hash=digest(sid),
                              method=row.method, client=row.client, created_at=now,
                              last_seen_at=now, expires_at=now + policy.lifetime))
     session.flush()
     return sid
+
+
+def purge(session: Session, policy: Policy) -> None:
+    """Delete the sessions that ended (revoked, expired, idle, past the lifetime in force) more
+    than RETENTION ago, and tickets past their time (a used one is deleted as it is used)."""
+    cutoff = utcnow() - RETENTION
+    session.execute(delete(LoginSession).where(or_(
+        LoginSession.revoked_at < cutoff, LoginSession.expires_at < cutoff,
+        LoginSession.created_at < cutoff - policy.lifetime,
+        LoginSession.last_seen_at < cutoff - policy.idle)))
+    _drop_stale_tickets(session)
+
+
+def _drop_stale_tickets(session: Session) -> None:
+    session.execute(delete(LoginTicket).where(LoginTicket.expires_at < utcnow()))
 
 
 def find(session: Session, sid: str | None, policy: Policy,

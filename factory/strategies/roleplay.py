@@ -59,6 +59,9 @@ class RolePlay(ModelJudged):
     seed_kind = SeedKind.profiles
     Params = RolePlayParams
     params: RolePlayParams
+    # the conversations are what a job makes; roleplay-from-text's extracted profile is a
+    # means to write them, so its acceptance figures leave the profile out
+    sample_asks = frozenset({"conversation"})
 
     def build_prompts(self, seed: dict[str, Any]) -> list[PromptSpec]:
         profile = {k: seed[k] for k in Profile.model_fields}
