@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, utcnow
+from db.base import Base, StoredText, utcnow
 
 
 class SeedSet(Base):
@@ -21,7 +21,7 @@ class SeedSet(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
-    source: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(StoredText)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     item_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -46,7 +46,7 @@ class Job(Base):
     params: Mapped[dict[str, Any]]
     model: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="created")
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(StoredText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -64,7 +64,7 @@ class Batch(Base):
     stage: Mapped[str] = mapped_column(String(20), default="generate")
     round: Mapped[int] = mapped_column(default=0)
     attempts: Mapped[int] = mapped_column(default=0)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(StoredText)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # A worker running the current step holds a lease it renews while it works, so a sweep
     # never sends a step that is still being worked on; sent_at is when the step was last
@@ -93,7 +93,7 @@ class Prompt(Base):
     flag: Mapped[str | None] = mapped_column(String(20))
     # A request for this prompt that cannot succeed (the server refused it, or its reply was
     # malformed): the prompt is set aside with the reason, and the rest of its batch goes on.
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(StoredText)
     error_round: Mapped[int | None]
 
 
@@ -107,7 +107,7 @@ class Generation(Base):
     round: Mapped[int]
     # which of its prompt's asks this sample answers (Ask.name: "follow", "profile", ...)
     ask: Mapped[str] = mapped_column(String(32), default="", server_default="")
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(StoredText)
     model: Mapped[str] = mapped_column(String(200))
     sampling: Mapped[dict[str, Any]]
     seed: Mapped[int | None]
@@ -209,7 +209,7 @@ class Ranking(Base):
     tiers: Mapped[list[Any]]
     all_bad: Mapped[bool] = mapped_column(default=False)
     skipped: Mapped[bool] = mapped_column(default=False)
-    comment: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(StoredText)
     # from the task appearing (its claim's shown_at) to this ranking's first save; kept on
     # edits, None when not known (rankings older than the column)
     seconds: Mapped[float | None]

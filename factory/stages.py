@@ -236,8 +236,9 @@ def judge(sessions: sessionmaker[Session], step: Step, llm_factory: Callable[[],
 
 def _verdicts(strategy: Strategy, work: list[JudgeWork], llm_factory: Callable[[], LLM]
            ) -> list[list[VerdictSpec]]:
-    """Verdicts per prompt; a prompt with a check that errored is judged again, up to
-    ``CHECK_ATTEMPTS`` times in all (a later round of a strategy may rely on its verdicts)."""
+    """Verdicts per prompt; a prompt with a check that errored is judged again, whole (a
+    strategy may judge its samples together), up to ``CHECK_ATTEMPTS`` times in all (a later
+    round of a strategy may rely on its verdicts); not for errors that are ``permanent``."""
     def run(items: list[JudgeWork]) -> list[list[VerdictSpec]]:
         if strategy.judge_needs_model:
             return _with_model(llm_factory, lambda llm: strategy.judge_with_model(llm, items))
@@ -245,7 +246,8 @@ def _verdicts(strategy: Strategy, work: list[JudgeWork], llm_factory: Callable[[
 
     found_verdicts = run(work) if work else []
     for attempt in range(1, CHECK_ATTEMPTS):
-        again = [i for i, found in enumerate(found_verdicts) if any(j.error for j in found)]
+        again = [i for i, found in enumerate(found_verdicts)
+                 if any(j.error and not j.permanent for j in found)]
         if not again:
             break
         for i, found in zip(again, run([work[i] for i in again]), strict=True):

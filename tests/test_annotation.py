@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from db.models import AnnotationTask, Annotator, PreferencePair, Ranking, SftExample
 from db.session import sessionmaker_for
-from factory.annotation import task_queue
+from factory.annotation import accounts, task_queue
 from factory.annotation.accounts import (
     AccountError,
     Role,
@@ -57,6 +57,40 @@ def test_names_differing_only_by_case_are_one_name_for_single_sign_on(sessions) 
         with pytest.raises(IntegrityError), s.begin_nested():
             s.add(Annotator(name="carol@example.org", role="admin", password_hash="x"))
         assert by_email(s, "carol@example.org").name == "Carol@Example.org"
+
+
+def test_an_add_racing_past_the_name_check_is_an_account_error(store_url, monkeypatch) -> None:
+    """Two adds at once both pass the case-insensitive check; the loser's insert hits the
+    unique index. It gets an AccountError, and its caller's transaction goes on."""
+    sessions = sessionmaker_for(store_url)
+    with sessions.begin() as s:
+        add_annotator(s, "Dana", Role.annotator, PASSWORD)
+    with (pytest.raises(AccountError, match="'Dana' exists already; names must differ by more"),
+          sessions.begin() as s):
+        add_annotator(s, "dana", Role.annotator, PASSWORD)
+    monkeypatch.setattr(accounts, "_holder", lambda session, name: None)  # the check, raced
+    with sessions.begin() as s:
+        add_annotator(s, "erin", Role.annotator, PASSWORD)  # written before, in the same one
+        with pytest.raises(AccountError, match="'dana' clashes with an account added meanwhile"
+                                               "; names must differ by more than case"):
+            add_annotator(s, "dana", Role.annotator, PASSWORD)
+        add_annotator(s, "fay", Role.annotator, PASSWORD)  # and after
+    with sessions.begin() as s:
+        assert s.scalars(select(Annotator.name).order_by(Annotator.id)).all() == [
+            "Dana", "erin", "fay"]
+
+
+def test_an_add_is_undone_with_its_callers_transaction(store_url) -> None:
+    """An add as the first write of a transaction (its savepoint would be the outermost on
+    SQLite, and releasing that commits) goes when the transaction is rolled back."""
+    sessions = sessionmaker_for(store_url)
+    s = sessions()
+    with s.begin():
+        add_annotator(s, "gus", Role.annotator, PASSWORD)
+        s.rollback()
+    s.close()
+    with sessions.begin() as s:
+        assert s.scalars(select(Annotator.name)).all() == []
 
 
 def test_tasks_are_made_once_per_prompt_from_distinct_responses(sessions, tmp_path) -> None:

@@ -6,6 +6,7 @@ import random
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from db.models import Ranking
 from factory.annotation import task_queue
@@ -17,6 +18,7 @@ from factory.annotation.quality import (
     timing,
 )
 from factory.annotation.stats import annotator_quality
+from factory.cli.main import app
 from tests.annotation_helpers import (
     ADVERSARIAL,
     CARELESS,
@@ -26,6 +28,7 @@ from tests.annotation_helpers import (
     choose,
     rank_everything,
 )
+from tests.conftest import use
 
 
 def shuffled(task: int, who: str) -> list[int]:
@@ -146,3 +149,26 @@ def test_the_store_times_judgments_and_the_tables_show_the_odd_ones_first(sessio
     assert (bias[CARELESS]["first wins"], bias[CARELESS]["first share"]) == (4, 1.0)
     assert tables.position[1]["p (no bias)"] == bias[CARELESS]["p (no bias)"]
     assert bias[CARELESS]["p (no bias)"] == pytest.approx(2 / 16)
+
+
+def test_annotate_status_prints_each_annotator_worst_first(sessions, sqlite_url, tmp_path,
+                                                            monkeypatch) -> None:
+    """`factory annotate status` shows what the Progress page shows of each annotator, in a
+    row each: the adversary first (agrees with nobody), the careless one fast and always A."""
+    _, ids = annotation_store(sessions, tmp_path, k=len(TEAM), count=4,
+                              temperatures=(0.3, 1.0), people=TEAM)
+    for who in TEAM:
+        rank_everything(sessions, ids[who], who, took_s=5 if who == CARELESS else 60)
+    use(monkeypatch, database_url=sqlite_url)
+    result = CliRunner().invoke(app, ["annotate", "status"])
+    assert result.exit_code == 0, result.output
+    cells = [[c.strip() for c in line.replace("┃", "│").split("│")[1:-1]]
+             for line in result.output.splitlines()]
+    assert ["annotator", "compared", "agreement", "median s", "first share", "p (no bias)"] in cells
+    table = {r[0]: r[1:] for r in cells if r and r[0] in {*TEAM, "(everyone)"}}
+    assert list(table)[0] == ADVERSARIAL and list(table)[-1] == "(everyone)"
+    assert table[ADVERSARIAL][:2] == ["4", "0%"]  # compared, agreement
+    careless = table[CARELESS]
+    assert float(careless[2]) < 10 < float(table["ann"][2])  # median seconds
+    assert careless[3:] == ["100%", "0.12"]  # the response shown first always won; p = 2/16
+    assert table["(everyone)"][:3] == ["-", "-", "-"] and set(table) == {*TEAM, "(everyone)"}

@@ -6,11 +6,12 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import Batch, Generation, Job, Prompt, SftExample, Verdict
+from db.session import insert_ignore, sessionmaker_for
 from factory import jobs
 from factory.config import Settings
-from factory.llm import LLMUnavailable
+from factory.llm import LLMUnavailable, SamplingParams
 from factory.llm.openai_client import OpenAIClient
-from factory.llm.scripted import ScriptedLLM
+from factory.llm.scripted import ScriptedLLM, garbage
 from factory.runner import InProcess
 from factory.stages import run_step
 from tests.conftest import free_port
@@ -136,6 +137,27 @@ def test_garbage_model_output_is_judged_wrong_not_a_crash(sessions, tmp_path: Pa
                         .where(Verdict.passed.is_(True))) == 0
         flags = set(s.scalars(select(Prompt.flag).where(Prompt.job_id == job_id)))
     assert flags == {"too_hard"}
+
+
+def test_model_output_holding_nul_is_stored_on_either_store(store_url, tmp_path: Path) -> None:
+    """A model may write a NUL (a garbage sample, a model-written test case); PostgreSQL's
+    text refuses it outright, and the job must go on. Sample texts store it as U+2400 (the
+    symbol for NUL), the same on either store; verdict details (JSON, not JSONB) keep it."""
+    sessions = sessionmaker_for(store_url)
+    job_id = make_job(sessions, tmp_path, count=2, batch_size=2, max_samples=2)
+    run(sessions, job_id, InProcess(sessions, Settings(llm_base_url="scripted://garbage")))
+    with sessions() as s:
+        assert s.get_one(Job, job_id).status == "done"
+        texts = set(s.scalars(select(Generation.text)))
+        generation_id = s.scalars(select(Generation.id)).first()
+    assert texts == {garbage([], SamplingParams(), i).replace("\x00", "\u2400") for i in (0, 1)}
+    details = {"reason": "case 2 failed", "cases": [{"response": "a\x00b", "expected": True}]}
+    with sessions.begin() as s:  # as the judge stage writes a verdict (autoif's cases, say)
+        insert_ignore(s, Verdict, [{"generation_id": generation_id, "verifier": "nul",
+                                    "verifier_version": "v1", "passed": False,
+                                    "status": "failed", "score": None, "details": details}])
+    with sessions() as s:
+        assert s.scalar(select(Verdict.details).where(Verdict.verifier == "nul")) == details
 
 
 def test_unknown_strategy_and_bad_params_are_clear(sessions, tmp_path: Path) -> None:

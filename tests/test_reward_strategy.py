@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -183,6 +184,38 @@ def test_a_refused_response_is_an_errored_verdict_and_the_rest_are_scored_and_pa
         assert not used & refused and not {x.generation_id for x in sft} & refused
         for pair in pairs:
             assert pair.meta["samples"] == 3  # the three scored responses of its prompt
+
+
+class Counting(ScriptedReward):
+    """The arithmetic stand-in with a 120-word context, counting how often each response is
+    sent to it."""
+
+    def __init__(self) -> None:
+        super().__init__(ScriptedReward.named("arithmetic").scorer, context_words=120)
+        self.sent: Counter[str] = Counter()
+
+    async def score(self, items):
+        self.sent.update(response for _, response in items)
+        return await super().score(items)
+
+
+def test_a_refused_response_is_not_sent_again_nor_its_scored_siblings(
+        sessions, tmp_path: Path, monkeypatch) -> None:
+    """A refusal (a 4xx on the item's own merits) is the same however often it is asked: the
+    judge's retry of errored checks does not send it again, nor re-score its prompt's others."""
+    stand_in = Counting()
+    monkeypatch.setattr("factory.strategies.reward.RewardScored.reward_model",
+                        lambda self: stand_in)
+    job_id = job(sessions, tmp_path, QUESTIONS[:3])
+    run_in_process(sessions, job_id, ScriptedLLM(long_at_t1))
+    with sessions() as s:
+        assert s.get_one(Job, job_id).status == "done"
+        texts = s.scalars(select(Generation.text)).all()
+        verdicts = s.scalars(select(Verdict)).all()
+    assert len(texts) == 12 and sum(v.status == "error" for v in verdicts) == 3
+    assert stand_in.sent == Counter(texts)  # each response once
+    assert (stand_in.calls, stand_in.scored) == (1, 12)
+    assert not any("check_attempts" in v.details for v in verdicts)
 
 
 def test_reward_chunks_go_at_once_up_to_the_clients_concurrency(

@@ -9,9 +9,11 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import Annotator
+from db.session import write_lock
 
 MIN_PASSWORD = 8
 
@@ -41,21 +43,37 @@ def _check_password(password: str) -> None:
 
 
 def add_annotator(session: Session, name: str, role: Role, password: str) -> Annotator:
+    """Make an account. Names differing only by case are refused: checked first for the
+    message, and an add racing this one past the check is refused by the store's unique index
+    on lower(name), also as an AccountError, inside a savepoint so the caller's transaction
+    (and whatever it wrote before) survives."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise AccountError("a name has 1 to 100 characters")
     _check_password(password)
+    # on SQLite the write lock first: the check below then holds until the insert, and the
+    # savepoint opens inside a transaction (a SAVEPOINT outside one would commit on release)
+    write_lock(session)
     # case-insensitively: an identity provider's email names the account so (by_email), and
     # 'Alice@x.org' beside 'alice@x.org' would leave it to chance whose account that is
-    same = session.scalar(select(Annotator.name).where(
-        func.lower(Annotator.name) == func.lower(name)).limit(1))
+    same = _holder(session, name)
     if same is not None:
         raise AccountError(f"annotator {same!r} exists already"
-                           + ("" if same == name else " (names differ by more than case)"))
+                           + ("" if same == name else "; names must differ by more than case"))
     annotator = Annotator(name=name, role=Role(role).value, password_hash=_hasher().hash(password))
-    session.add(annotator)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(annotator)
+    except IntegrityError:
+        raise AccountError(f"annotator {name!r} clashes with an account added meanwhile; "
+                           "names must differ by more than case") from None
     return annotator
+
+
+def _holder(session: Session, name: str) -> str | None:
+    """The existing name that equals ``name`` whatever the case, if any."""
+    return session.scalar(select(Annotator.name).where(
+        func.lower(Annotator.name) == func.lower(name)).limit(1))
 
 
 def account(session: Session, name: str) -> Annotator:

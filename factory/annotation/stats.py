@@ -55,6 +55,9 @@ def inter_annotator_agreement(session: Session, job_id: int | None = None
     return agreement(shared), len(shared)
 
 
+EVERYONE = "(everyone)"  # the position table's first row: all rankings together
+
+
 @dataclass(frozen=True)
 class QualityTables:
     agreement: list[dict[str, Any]]
@@ -99,7 +102,7 @@ def annotator_quality(session: Session) -> QualityTables:
         (bias_row(names[a], p) for a, p in each.items()),
         key=lambda r: (r["p (no bias)"] is None, r["p (no bias)"] or 0.0, r["annotator"]))
     if position_rows:  # no rankings: no table (the page says so), not a row of nothing
-        position_rows.insert(0, bias_row("(everyone)", everyone))
+        position_rows.insert(0, bias_row(EVERYONE, everyone))
     return QualityTables(agreement_rows, time_rows, position_rows)
 
 

@@ -81,9 +81,33 @@ def status() -> None:
             table.add_row(*(str(r[c]) for c in ("job", "strategy", "tasks", "done", "open",
                                                  "rankings", "skipped")))
         alpha, shared = stats.inter_annotator_agreement(s)
+        quality = stats.annotator_quality(s)
     console.print(table)
     shown = "n/a" if alpha is None else f"{alpha:.3f}"
     console.print(f"Krippendorff's alpha (ordinal): {shown} over {shared} shared tasks")
+    if quality.position:  # any rankings at all
+        console.print(_per_annotator(quality))
+
+
+def _per_annotator(quality: stats.QualityTables) -> Table:
+    """The Progress page's three tables in one row per annotator, worst agreement first, so a
+    careless or adversarial annotator shows without the app."""
+    rows: dict[str, dict] = {}
+    for part in (quality.agreement, quality.time, quality.position):
+        for row in part:
+            rows.setdefault(row["annotator"], {}).update(row)
+    rows[stats.EVERYONE] = rows.pop(stats.EVERYONE)  # last: the whole team's position bias
+    table = Table("annotator", "compared", "agreement", "median s", "first share", "p (no bias)",
+                  title="Per annotator: agreement with the others, time, position bias")
+    for name, r in rows.items():
+        table.add_row(name, _shown(r.get("compared"), "{}"), _shown(r.get("agreement"), "{:.0%}"),
+                      _shown(r.get("median s"), "{:.1f}"), _shown(r.get("first share"), "{:.0%}"),
+                      _shown(r.get("p (no bias)"), "{:.2g}"))
+    return table
+
+
+def _shown(value: object, fmt: str) -> str:
+    return "-" if value is None else fmt.format(value)
 
 
 @app.command("app")

@@ -46,13 +46,15 @@ class PromptSpec(BaseModel):
 class VerdictSpec(BaseModel):
     """A verdict on one sample, stored as a :class:`db.models.Verdict` row. ``error``: the
     check itself failed (a sandbox or helper crash, a deadline, a reference that does not
-    parse), which says nothing of the sample, so it is retried and never paired or exported.
-    ``pending``: nobody has judged it yet (people will)."""
+    parse), which says nothing of the sample, so it is retried and never paired or exported;
+    ``permanent``: but the same however often it is asked (a server refusing the sample on its
+    merits, a 4xx), so not retried. ``pending``: nobody has judged it yet (people will)."""
 
     passed: bool
     score: float | None = None
     details: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    permanent: bool = False
     pending: bool = False
 
     @property

@@ -14,7 +14,9 @@ The reward model is reached through the runner's ``reward_base_url`` (``FACTORY_
 see :mod:`factory.llm.reward_client`). Chunks of ``score_batch`` responses are sent all at once:
 the client's own limit (``FACTORY_LLM_CONCURRENCY`` a server) bounds the requests in flight.
 A response the server refuses (longer than the reward model's context, say) gets an errored
-verdict with the server's reason, and the rest are scored and paired without it. A reward
+verdict with the server's reason, and the rest are scored and paired without it; the refusal
+is the response's own (a 4xx), so the judge's retry of errored checks neither sends it again
+nor re-scores its prompt's other responses. A reward
 server that is down or answers garbage fails the judge step with the reason (retried like any
 step, then the job fails): no sample is paired or exported unscored.
 """
@@ -109,7 +111,8 @@ class RewardScored(Responses):
     def _verdict(self, score: Scored, model: str) -> VerdictSpec:
         if isinstance(score, LLMRefused):  # this response only: never scored, never paired
             reason = f"reward model {model} refused the response: {score}"
-            return VerdictSpec(passed=False, error=reason, details={"reward_model": model})
+            return VerdictSpec(passed=False, error=reason, permanent=True,
+                               details={"reward_model": model})
         return VerdictSpec(passed=score > self.params.min_score, score=score,
                            details={"reward": score, "reward_model": model})
 
