@@ -192,9 +192,9 @@ def main() -> None:
         size[prompt] = digits(messages)
     if args.dump:
         args.dump.write_text("".join(
-            json.dumps({"prompt": prompt, "digits": size[prompt], "text": text,
-                        "correct": ok, "score": sc}) + "\n"
-            for (_, text), (prompt, ok), sc in zip(items, labels, scores, strict=True)))
+            json.dumps({"prompt": prompt, "digits": size[prompt], "messages": messages,
+                        "text": text, "correct": ok, "score": sc}) + "\n"
+            for (messages, text), (prompt, ok), sc in zip(items, labels, scores, strict=True)))
     print(json.dumps({"problems": len(by_prompt), "samples": len(labels),
                       "correct": sum(ok for _, ok in labels), "job_s": round(job_s, 1),
                       "score_s": round(score_s, 1)}))
