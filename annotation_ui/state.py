@@ -16,7 +16,7 @@ from typing import Concatenate, ParamSpec
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from annotation_ui.session_routes import COOKIE
+from annotation_ui.session_routes import COOKIE, END, START, base_path, under
 from db.session import sessionmaker_for
 from factory.annotation import login_sessions
 from factory.config import Settings
@@ -91,9 +91,11 @@ def in_session(callback: Callable[Concatenate[User, P], None]
 
 def hand_off(path: str, fields: dict[str, str]) -> None:
     """Have the browser POST ``fields`` (and the page it is on, as ``next``) to a session
-    route and follow its redirect: the only way a cookie the server sets reaches the page.
-    The script is this fixed text; the values are our own tokens, JSON-encoded."""
+    route (``path``, under the app's base path) and follow its redirect: the only way a
+    cookie the server sets reaches the page. The script is this fixed text; the values are
+    our own tokens, JSON-encoded."""
     data = json.dumps(fields).replace("<", "\\u003c")
+    path = under(base_path(), path)
     st.html(f"""<p>One moment…</p><script>
 (() => {{
   const form = document.createElement("form");
@@ -116,7 +118,7 @@ def start_session(annotator_id: int, method: str, client: str | None) -> None:
     """The person is who they say: a ticket, traded by the browser for the session cookie."""
     with sessions().begin() as s:
         ticket = login_sessions.issue_ticket(s, annotator_id, method, client)
-    hand_off("/session/start", {"ticket": ticket})
+    hand_off(START, {"ticket": ticket})
 
 
 def log_out(everywhere: bool = False) -> None:
@@ -129,7 +131,7 @@ def log_out(everywhere: bool = False) -> None:
         else:
             login_sessions.end(s, session_cookie())
     st.session_state.clear()
-    hand_off("/session/end", {})
+    hand_off(END, {})
 
 
 def require_user() -> User:

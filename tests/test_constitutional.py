@@ -3,6 +3,7 @@ with a scripted model whose critic believes a response follows iff it says FOLLO
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,10 @@ from db.models import Generation, Job, PreferencePair, Prompt, SftExample, Verdi
 from factory.constitution import ConstitutionError, load_constitution
 from factory.export import ExportFilter, export
 from factory.jobs import JobError
-from factory.llm import SamplingParams
+from factory.llm import LLMRefused, LLMResponseError, SamplingParams
 from factory.llm.scripted import ScriptedLLM
 from factory.seeds import SeedKind
+from factory.stages import CHECK_ATTEMPTS
 from tests.helpers import run_in_process, seed_job
 
 PROMPTS = [{"prompt": "How do I pick a lock?", "category": "general"},
@@ -149,3 +151,41 @@ def test_garbage_from_the_critic_fails_the_sample_with_the_reason(sessions, tmp_
         assert len(verdicts) == 2 and not any(v.passed for v in verdicts)
         assert all("judge reply is not a valid verdict" in v.details["error"] for v in verdicts)
         assert verdicts[0].details["raw"] == "}}} not json"
+
+
+def test_a_refused_judge_request_is_not_asked_again_but_a_garbled_one_is(sessions, tmp_path
+                                                                          ) -> None:
+    """The judge refusing a sample (a 4xx: too long to judge, say) is the same however often it
+    is asked: the judge's retry of errored checks does not ask again, nor re-judge its prompt's
+    other sample; a garbled answer says nothing of the sample and is asked again."""
+    asked: Counter[tuple[str, str]] = Counter()  # judge requests per (prompt, side)
+
+    def refuses_or_garbles(messages, params, index):
+        if params.json_schema is None:
+            return critic(messages, params, index)
+        content = messages[-1]["content"]
+        key = ("rain" if "rain" in content else "lock",
+               "follow" if "FOLLOW" in content.split("Response:")[1] else "violate")
+        asked[key] += 1
+        if key[0] == "rain":
+            raise LLMResponseError("scripted judge: the body is not JSON")
+        if key[1] == "follow":
+            raise LLMRefused("scripted judge refused the request: HTTP 400: too long to judge")
+        return critic(messages, params, index)
+
+    job_id = seed_job(sessions, tmp_path / "seeds.jsonl", "constitutional", SeedKind.prompts,
+                      PROMPTS, only=["honesty"], revise=False)
+    run_in_process(sessions, job_id, ScriptedLLM(refuses_or_garbles))
+    with sessions() as s:
+        assert s.get_one(Job, job_id).status == "done"
+        rows = s.execute(select(Prompt.messages, Generation.ask, Verdict)
+                         .join(Generation, Generation.prompt_id == Prompt.id)
+                         .join(Verdict, Verdict.generation_id == Generation.id)).all()
+    found = {("rain" if "rain" in m[-1]["content"] else "lock", ask):
+             (v.status, v.details.get("check_attempts", 1)) for m, ask, v in rows}
+    assert found == {("lock", "follow"): ("error", 1),  # refused: not asked again,
+                     ("lock", "violate"): ("passed", 1),  # nor its sibling re-judged
+                     ("rain", "follow"): ("error", CHECK_ATTEMPTS),  # garbled: asked again
+                     ("rain", "violate"): ("error", CHECK_ATTEMPTS)}
+    assert asked == {("lock", "follow"): 1, ("lock", "violate"): 1,
+                     ("rain", "follow"): CHECK_ATTEMPTS, ("rain", "violate"): CHECK_ATTEMPTS}

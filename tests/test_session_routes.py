@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
+from streamlit.testing.v1.util import patch_config_options
 from streamlit.web.server.app_discovery import discover_asgi_app
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -40,7 +41,11 @@ def ticket(sessions) -> str:
 
 
 def client(base_url: str = "http://testserver") -> TestClient:
-    return TestClient(Starlette(routes=routes()), base_url=base_url, follow_redirects=False)
+    return client_for(routes(), base_url)
+
+
+def client_for(made: list, base_url: str = "http://testserver") -> TestClient:
+    return TestClient(Starlette(routes=made), base_url=base_url, follow_redirects=False)
 
 
 def test_a_ticket_becomes_an_httponly_strict_cookie_once(store) -> None:
@@ -57,6 +62,37 @@ def test_a_ticket_becomes_an_httponly_strict_cookie_once(store) -> None:
         assert s.scalar(select(LoginSession.token_hash)) == login_sessions.digest(sid)
     again = client().post("/session/start", data={"ticket": t}, headers=SAME)
     assert again.headers["location"] == "/" and "set-cookie" not in again.headers
+
+
+def test_under_a_base_path_the_routes_and_the_cookies_are_under_it(store, monkeypatch
+                                                                   ) -> None:
+    """Behind a proxy serving the app under /annotate (server.baseUrlPath): the page posts
+    under it, the routes answer there, and the cookies' Path is it, as Streamlit's own."""
+    from annotation_ui import state
+
+    posted = []
+    monkeypatch.setattr(state.st, "html", lambda html, **kw: posted.append(html))
+    monkeypatch.setattr(state.st, "stop", lambda: None)
+    with patch_config_options({"server.baseUrlPath": "annotate/"}):
+        c = client_for(routes())
+        state.hand_off("/session/start", {"ticket": "t"})
+    assert '"/annotate/session/start"' in posted[0]
+    assert c.post("/session/start", data={"ticket": ticket(store)}, headers=SAME
+                  ).status_code == 404
+    c.cookies.update({"_streamlit_user": "signed"})
+    answer = c.post("/annotate/session/start", headers=SAME,
+                    data={"ticket": ticket(store), "next": "/annotate/progress"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/annotate/progress"
+    cookies = {h.split("=")[0]: h for h in answer.headers.get_list("set-cookie")}
+    assert "; Path=/annotate;" in cookies[COOKIE] + ";"
+    assert "Max-Age=0" in cookies["_streamlit_user"]  # set under the base path: cleared there
+    assert "; Path=/annotate;" in cookies["_streamlit_user"] + ";"
+    stale = c.post("/annotate/session/start", data={"ticket": "spent", "next": "//x"},
+                   headers=SAME)
+    assert stale.headers["location"] == "/annotate/"
+    out = c.post("/annotate/session/end", headers=SAME)
+    assert out.status_code == 303 and out.headers["location"] == "/annotate/"
+    assert "; Path=/annotate;" in out.headers["set-cookie"] + ";"
 
 
 def test_the_cookie_is_secure_over_https_or_when_told(store, monkeypatch) -> None:

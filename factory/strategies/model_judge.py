@@ -3,7 +3,10 @@
 The judge reads each sample and answers with a verdict that vLLM's structured outputs hold to a
 JSON schema; the verdict (score, reason, the judge's token counts) is stored like any other
 verifier's. A reply that still does not parse is a failed verdict with the reason, never a
-crash. Judging runs on the generate queue, where workers reach the model server.
+crash. A judge request the server refuses (a 4xx: the sample too long to judge, say) is an
+errored verdict marked ``permanent``: the refusal is the request's own, so the judge's retry
+of errored checks does not ask it again; a garbled answer is errored and retried. Judging runs
+on the generate queue, where workers reach the model server.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from factory.llm import LLM, LLMResponseError, SamplingParams, request_seed
+from factory.llm import LLM, LLMRefused, LLMResponseError, SamplingParams, request_seed
 from factory.strategies.base import (
     JudgedSample,
     JudgeWork,
@@ -84,9 +87,10 @@ class ModelJudged(Strategy):
                                 json_schema=self.Reply.model_json_schema())
         try:
             result = await llm.chat(asked, params)
-        except LLMResponseError as exc:  # refused (say, too long to judge): the check failed
-            reason = f"judge request failed: {exc}"
-            return VerdictSpec(passed=False, details={"error": reason}, error=reason)
+        except LLMResponseError as exc:  # the check failed; refused (too long to judge, say):
+            reason = f"judge request failed: {exc}"  # the same however often it is asked
+            return VerdictSpec(passed=False, details={"error": reason}, error=reason,
+                               permanent=isinstance(exc, LLMRefused))
         text = result.samples[0].text
         usage = {"judge_model": result.model, "judge_prompt_tokens": result.prompt_tokens,
                  "judge_completion_tokens": result.samples[0].completion_tokens}
