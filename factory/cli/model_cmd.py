@@ -22,7 +22,8 @@ def build_tiny(reward: bool = True) -> None:
     steps = [("the tiny model", [str(scripts / "build_tiny_model.py"), str(s.model_dir)])]
     if reward:
         steps.append(("the tiny reward model", [str(scripts / "build_tiny_reward_model.py"),
-                                                str(s.model_dir), str(s.reward_model_dir)]))
+                                                str(s.model_dir), str(s.reward_model_dir),
+                                                "--steps", str(s.reward_build_steps)]))
     for what, args in steps:
         if subprocess.run([str(s.vllm_python), *args, "--seed", str(s.model_seed)]).returncode:
             raise fail(f"building {what} failed (see above)")
