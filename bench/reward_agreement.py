@@ -21,16 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import json
 import re
-import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from contextlib import ExitStack
-from itertools import product
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,11 +35,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
+from bench.reward_figures import Group, report, spread  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Generation, Job, Prompt, Verdict  # noqa: E402
 from db.session import sessionmaker_for  # noqa: E402
 from factory import jobs, model_server  # noqa: E402
-from factory.agreement import Agreement, best_vs_worst, pairwise  # noqa: E402
 from factory.config import Settings  # noqa: E402
 from factory.llm.reward_client import RewardItem, connect_reward  # noqa: E402
 from factory.runner import InProcess  # noqa: E402
@@ -51,7 +48,6 @@ from factory.strategies import get_strategy  # noqa: E402
 
 SEEDS = ROOT / "factory" / "data" / "arithmetic.jsonl"  # `factory demo`'s on the tiny model
 GEN_PORT, REWARD_PORT = 8141, 8142
-Group = list[tuple[bool, float]]  # a prompt's samples in generation order: (correct?, score)
 _OPERANDS = re.compile(r"What is (\d+) [+-] (\d+)\?")
 
 
@@ -117,51 +113,10 @@ async def score(settings: Settings, items: list[RewardItem]) -> list[float]:
     return [s for s in scores if isinstance(s, float)]
 
 
-def chance(group: Group) -> float:
-    """A random scorer's odds that the best is correct (c/n) and then the worst wrong
-    (w/(n-1))."""
-    right = sum(ok for ok, _ in group)
-    return right * (len(group) - right) / (len(group) * (len(group) - 1))
-
-
-def figures(groups: list[Group]) -> tuple[Agreement, Agreement, float]:
-    """Best vs worst, pairwise, and a random scorer's expected best-vs-worst rate."""
-    pairs = [(c, w) for group in groups
-             for (_, c), (_, w) in product([r for r in group if r[0]],
-                                           [r for r in group if not r[0]])]
-    mixed = [g for g in groups if 0 < sum(ok for ok, _ in g) < len(g)]
-    expected = sum(map(chance, mixed)) / len(mixed) if mixed else 0.0
-    return best_vs_worst(groups), pairwise(pairs), expected
-
-
 def digits(messages: list[dict[str, str]]) -> int:
     """The larger operand's size, as factory.arithmetic.Problem.digits."""
     match = _OPERANDS.search(messages[-1]["content"])
     return max(len(match[1]), len(match[2])) if match else 0
-
-
-def report(label: str, groups: list[Group]) -> None:
-    bvw, pw, expected = figures(groups)
-    print(f"{label}: {len(groups)} prompts, {bvw.compared} with a correct and a wrong sample; "
-          f"best correct and worst wrong {bvw.agree} of {bvw.compared} = {bvw.rate or 0:.3f} "
-          f"(random: {expected:.3f}); pairwise {pw.agree} of {pw.compared} = "
-          f"{pw.rate or 0:.3f} ({pw.ties} ties; random: 0.5)")
-
-
-def spread(groups: list[Group]) -> None:
-    """Why the figures are what they are: how far apart a prompt's scores lie (what min_margin
-    is compared with), and how correct and wrong samples of *different* prompts compare."""
-    mixed = [g for g in groups if 0 < sum(ok for ok, _ in g) < len(g)]
-    widths = [max(s for _, s in g) - min(s for _, s in g) for g in mixed]
-    right = sorted(s for g in groups for ok, s in g if ok)
-    wrong = [s for g in groups for ok, s in g if not ok]
-    above = sum(len(right) - bisect.bisect_right(right, w) for w in wrong)
-    print(f"within a mixed prompt, best minus worst score: median "
-          f"{statistics.median(widths) if widths else 0:.3f}, >= 1.0 (the default min_margin) "
-          f"in {sum(w >= 1.0 for w in widths)} of {len(widths)}")
-    print(f"across prompts, P(a correct sample scores above a wrong one): "
-          f"{above / (len(right) * len(wrong)) if right and wrong else 0:.3f} over "
-          f"{len(right)} x {len(wrong)} samples")
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ A reward model directory is scored as vLLM's pooling runner scores it (the chat 
 its own template, the head read at the last token); ``--likelihood`` scores each sample by
 the generator's own log-likelihood of the reply instead: the reference a reward model built
 from the generator could reach. Prints best-vs-worst and pairwise agreement with the math
-verifier's labels, overall and by operand size, counted by factory.agreement.
+verifier's labels, overall and by operand size, as bench/reward_agreement.py prints them.
 
 Runs in the vLLM environment (torch + transformers):
 Usage: PYTHONPATH=. .venv-vllm/bin/python bench/reward_rescore.py DUMP MODEL_DIR [--likelihood]
@@ -17,7 +17,6 @@ import argparse
 import json
 import sys
 from collections import defaultdict
-from itertools import product
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from transformers import AutoTokenizer, Qwen2ForCausalLM, Qwen2ForSequenceClassification  # noqa: E402
 
-from factory.agreement import best_vs_worst, pairwise  # noqa: E402
+from bench.reward_figures import Group, report  # noqa: E402
 
 CHUNK = 200
 
@@ -81,20 +80,14 @@ def main() -> None:
     rows = [json.loads(line) for line in args.dump.read_text().splitlines()]
     with torch.no_grad():
         scores = (likelihoods if args.likelihood else reward_scores)(args.model, rows)
-    groups: dict[int, list[tuple[bool, float]]] = defaultdict(list)
+    groups: dict[int, Group] = defaultdict(list)
     size: dict[int, int] = {}
     for row, score in zip(rows, scores, strict=True):
         groups[row["prompt"]].append((row["correct"], score))
         size[row["prompt"]] = row["digits"]
-    for digits in (None, *sorted(set(size.values()))):
-        chosen = [g for p, g in groups.items() if digits is None or size[p] == digits]
-        pairs = [(c, w) for g in chosen for (_, c), (_, w) in
-                 product([r for r in g if r[0]], [r for r in g if not r[0]])]
-        bvw, pw = best_vs_worst(chosen), pairwise(pairs)
-        print(f"{'all' if digits is None else f'{digits}-digit'}: best correct and worst wrong "
-              f"{bvw.agree} of {bvw.compared}; pairwise {pw.agree} of {pw.compared} = "
-              f"{pw.rate or 0:.3f}")
-
+    report("all", list(groups.values()))
+    for digits in sorted(set(size.values())):
+        report(f"{digits}-digit", [g for p, g in groups.items() if size[p] == digits])
 
 if __name__ == "__main__":
     main()
