@@ -21,13 +21,18 @@ def chance(group: Group) -> float:
     return right * (len(group) - right) / (len(group) * (len(group) - 1))
 
 
+def mixed(groups: list[Group]) -> list[Group]:
+    """The prompts with both a correct and a wrong sample: the only ones a scorer can rank."""
+    return [g for g in groups if 0 < sum(ok for ok, _ in g) < len(g)]
+
+
 def figures(groups: list[Group]) -> tuple[Agreement, Agreement, float]:
     """Best vs worst, pairwise, and a random scorer's expected best-vs-worst rate."""
     pairs = [(c, w) for group in groups
              for (_, c), (_, w) in product([r for r in group if r[0]],
                                            [r for r in group if not r[0]])]
-    mixed = [g for g in groups if 0 < sum(ok for ok, _ in g) < len(g)]
-    expected = sum(map(chance, mixed)) / len(mixed) if mixed else 0.0
+    both = mixed(groups)
+    expected = sum(map(chance, both)) / len(both) if both else 0.0
     return best_vs_worst(groups), pairwise(pairs), expected
 
 
@@ -42,8 +47,7 @@ def report(label: str, groups: list[Group]) -> None:
 def spread(groups: list[Group]) -> None:
     """Why the figures are what they are: how far apart a prompt's scores lie (what min_margin
     is compared with), and how correct and wrong samples of *different* prompts compare."""
-    mixed = [g for g in groups if 0 < sum(ok for ok, _ in g) < len(g)]
-    widths = [max(s for _, s in g) - min(s for _, s in g) for g in mixed]
+    widths = [max(s for _, s in g) - min(s for _, s in g) for g in mixed(groups)]
     right = sorted(s for g in groups for ok, s in g if ok)
     wrong = [s for g in groups for ok, s in g if not ok]
     above = sum(len(right) - bisect.bisect_right(right, w) for w in wrong)

@@ -89,5 +89,6 @@ def main() -> None:
     for digits in sorted(set(size.values())):
         report(f"{digits}-digit", [g for p, g in groups.items() if size[p] == digits])
 
+
 if __name__ == "__main__":
     main()
