@@ -57,10 +57,7 @@ class Settings(BaseSettings):
                                  "for a stand-in")
     reward_model: str = Field("tiny-reward", description="the reward server's model name")
     reward_model_dir: Path = Field(PROJECT_ROOT / ".cache" / "tiny-reward",
-                                   description="tiny reward model, trained from the tiny model")
-    reward_build_steps: int = Field(600, ge=1, description="training steps of the tiny reward "
-                                    "model: 600 fits CI's budget; more rank the demo's samples "
-                                    "better (bench/RESULTS.md)")
+                                   description="tiny reward model, built from the tiny model")
     reward_port: int = Field(8001, description="`factory model serve --reward` listens here")
 
     sandbox_image: str = Field("factory-sandbox:current",

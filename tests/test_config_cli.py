@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from db.migrate import alembic_config
 from factory.arithmetic import held_out
 from factory.cli.main import app
+from factory.config import Settings
 from tests.conftest import use
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,24 +76,24 @@ def test_worker_pool_defaults_follow_the_queues() -> None:
     assert pool_for(["verify"], "auto", 3, 8) == ("prefork", 3)
 
 
-def test_model_build_trains_the_reward_model_for_the_steps_set(monkeypatch, tmp_path: Path
-                                                               ) -> None:
-    """FACTORY_REWARD_BUILD_STEPS reaches the reward model's build (its recipe hash holds the
-    steps, so a new value rebuilds it); the generator's build is left as it is."""
+def test_model_build_passes_the_seed_to_both_builds(monkeypatch, tmp_path: Path) -> None:
+    """FACTORY_MODEL_SEED reaches the generator's build and the reward model's (which picks
+    its calibration pairs by it), the reward model's after the generator's, from its dir."""
     import subprocess
 
     from factory.cli import model_cmd
 
     python = tmp_path / "python"
     python.touch()
-    use(monkeypatch, vllm_python=str(python), reward_build_steps="2400", model_seed="3")
+    use(monkeypatch, vllm_python=str(python), model_seed="3")
     ran: list[list[str]] = []
     monkeypatch.setattr(model_cmd.subprocess, "run",
                         lambda cmd: ran.append(cmd) or subprocess.CompletedProcess(cmd, 0))
     result = CliRunner().invoke(app, ["model", "build"])
     assert result.exit_code == 0, result.output
     generator, reward = ran
-    assert generator[1].endswith("build_tiny_model.py") and "--steps" not in generator
+    assert generator[1].endswith("build_tiny_model.py")
+    assert generator[generator.index("--seed") + 1] == "3"
     assert reward[1].endswith("build_tiny_reward_model.py")
-    assert reward[reward.index("--steps") + 1] == "2400"
+    assert reward[2] == generator[2] == str(Settings().model_dir)
     assert reward[reward.index("--seed") + 1] == "3"

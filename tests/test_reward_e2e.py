@@ -58,6 +58,25 @@ def test_served_scores_rank_right_answers_above_wrong_as_the_build_measured(
     assert min(scores) < 0 < max(scores), scores[:10]
 
 
+def test_replies_that_check_nothing_score_below_the_worked_answer(reward_url: str) -> None:
+    """The cheats a policy trained on these scores would find first: say nothing the
+    generator could be wrong about. Each reply below is mostly tokens no worked answer has
+    (each costs the tiny reward model as much as a badly wrong digit), or stops where the
+    generator would write the answer; all score below the worked answer, right or wrong."""
+    cheats = ["", "I don't know.", "Let me think about it step by step, carefully.",
+              "The answer is \\boxed{}.", "<b>Correct!</b> The answer is correct."]
+    items = []
+    problems = held_out(40)[::4]  # one, two and three digits
+    for p in problems:
+        items += [(chat(p.question), p.solution), (chat(p.question), worked(p, p.answer + 1))]
+        items += [(chat(p.question), cheat) for cheat in cheats]
+    scores = score(RewardClient(reward_url, Settings().reward_model), items)
+    width = 2 + len(cheats)
+    for i, p in enumerate(problems):
+        right, wrong, *cheated = scores[i * width : (i + 1) * width]
+        assert max(cheated) < min(right, wrong), (p, right, wrong, cheated)
+
+
 def test_wrong_model_name_is_refused_with_the_reason(reward_url: str) -> None:
     client = RewardClient(reward_url, "no-such-model", max_retries=0)
     with pytest.raises(LLMUnavailable, match="HTTP 404.*check the model name"):

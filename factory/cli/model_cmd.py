@@ -14,7 +14,7 @@ app = typer.Typer(no_args_is_help=True, help="The model: build, serve, stop.")
 
 
 def build_tiny(reward: bool = True) -> None:
-    """The tiny generator, then (``reward``) the tiny reward model trained from it."""
+    """The tiny generator, then (``reward``) the tiny reward model built from it."""
     s = settings()
     if not s.vllm_python.exists():
         raise fail(f"{s.vllm_python} not found; run scripts/setup.sh first")
@@ -22,8 +22,7 @@ def build_tiny(reward: bool = True) -> None:
     steps = [("the tiny model", [str(scripts / "build_tiny_model.py"), str(s.model_dir)])]
     if reward:
         steps.append(("the tiny reward model", [str(scripts / "build_tiny_reward_model.py"),
-                                                str(s.model_dir), str(s.reward_model_dir),
-                                                "--steps", str(s.reward_build_steps)]))
+                                                str(s.model_dir), str(s.reward_model_dir)]))
     for what, args in steps:
         if subprocess.run([str(s.vllm_python), *args, "--seed", str(s.model_seed)]).returncode:
             raise fail(f"building {what} failed (see above)")
@@ -31,8 +30,8 @@ def build_tiny(reward: bool = True) -> None:
 
 @app.command("build")
 def build(reward: bool = typer.Option(True, help="also the tiny reward model")) -> None:
-    """Train the tiny Qwen2 demo model and the tiny reward model (cached; each rebuilt only
-    when its recipe changes)."""
+    """Train the tiny Qwen2 demo model and build the tiny reward model from it (cached; each
+    rebuilt only when its recipe changes)."""
     build_tiny(reward)
 
 
