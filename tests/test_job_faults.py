@@ -153,7 +153,8 @@ def test_job_run_says_when_no_worker_consumes_its_queues(pg_url: str, redis_url:
                                                          tmp_path: Path) -> None:
     pg = sessionmaker_for(pg_url)
     job_id = make_job(pg, tmp_path, count=4)
-    env = env_for(pg_url, redis_url, "scripted://arithmetic")
+    # the grace for a starting worker (20 s by default) is waited out in full when none comes
+    env = {**env_for(pg_url, redis_url, "scripted://arithmetic"), "FACTORY_WORKER_GRACE_S": "1"}
     ran = cli(env, "job", "run", str(job_id), timeout=60)
     assert ran.returncode == 1
     assert "no worker is consuming queue(s) generate, verify" in ran.stderr
