@@ -35,6 +35,12 @@ class Settings(BaseSettings):
                                  "so the model server's batch stays full")
     step_attempts: int = Field(6, ge=1, description="a step that fails this often (server "
                                "down, store down) fails its job, to resume later")
+    step_retry_base_s: float = Field(5, gt=0, description="a failed step's first retry "
+                                     "waits half to all of this, doubling each retry (at "
+                                     "most 300 s)")
+    worker_grace_s: float = Field(20, ge=0, description="`factory job run` with a broker "
+                                  "waits this long for a worker to consume the job's queues "
+                                  "(one may be starting) before it says none does")
 
     llm_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible API; "
                               "several servers: comma-separated, requests spread over them")

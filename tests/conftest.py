@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -109,16 +110,42 @@ def sessions(sqlite_url: str):
     return sessionmaker_for(sqlite_url)
 
 
+@dataclass(frozen=True)
+class Served:
+    """A vLLM server of the session: its URL, and how to kill it and start it again (a test
+    that needs a server killed mid-job uses this one rather than start one more: each start
+    of vLLM on the CPU takes 30-40 s)."""
+
+    url: str
+    settings: Settings
+    opts: model_server.ServeOptions
+
+    def kill(self) -> None:
+        model_server.stop(self.opts.port, kill=True)
+
+    def start(self) -> None:
+        try:
+            model_server.start(self.settings, self.opts, wait_s=400)
+        except model_server.ModelServerError as exc:
+            pytest.fail(f"vLLM server did not start again: {exc}")
+
+
 @pytest.fixture(scope="session")
-def vllm_url() -> Iterator[str]:
+def vllm_server() -> Iterator[Served]:
     """The real vLLM server on the tiny model, started once for the whole run."""
     settings = Settings()
     if not (settings.model_dir / "config.json").exists():
         pytest.fail(f"tiny model missing in {settings.model_dir}; run scripts/setup.sh")
     port = free_port()
-    with _serving(settings, model_server.ServeOptions(
-            model=str(settings.model_dir), served_name=settings.llm_model, port=port)):
-        yield f"http://127.0.0.1:{port}/v1"
+    opts = model_server.ServeOptions(model=str(settings.model_dir),
+                                     served_name=settings.llm_model, port=port)
+    with _serving(settings, opts):
+        yield Served(f"http://127.0.0.1:{port}/v1", settings, opts)
+
+
+@pytest.fixture(scope="session")
+def vllm_url(vllm_server: Served) -> str:
+    return vllm_server.url
 
 
 @contextlib.contextmanager

@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 
 from db.models import Batch, Generation, Job
 from db.session import sessionmaker_for
-from factory import jobs, model_server
+from factory import jobs
 from factory.config import Settings
 from factory.runner import InProcess
 from factory.seeds import SeedKind
-from tests.conftest import Workers, env_for, free_port
+from tests.conftest import Served, Workers, env_for, free_port
 from tests.helpers import make_job, seed_job, snapshot
 
 PARAMS = {"batch_size": 2, "max_samples": 4, "max_tokens": 48}
@@ -230,26 +230,19 @@ def test_postgresql_restarted_mid_job(vllm_url, pg_url, redis_url, workers,
     assert snapshot(pg, job_id) == want
 
 
-def test_vllm_killed_mid_job_and_restarted(vllm_url, pg_url, redis_url, workers,
+def test_vllm_killed_mid_job_and_restarted(vllm_server: Served, pg_url, redis_url, workers,
                                            tmp_path: Path) -> None:
-    want = reference(tmp_path, vllm_url)
-    settings = Settings()
-    port = free_port()
-    opts = model_server.ServeOptions(model=str(settings.model_dir), served_name=MODEL,
-                                     port=port)
-    model_server.start(settings, opts, wait_s=400)
-    try:
-        pg = sessionmaker_for(pg_url)
-        job_id = make_job(pg, tmp_path, count=COUNT, model=MODEL, **PARAMS)
-        env = env_for(pg_url, redis_url, f"http://127.0.0.1:{port}/v1")
-        workers(env).start("generate,verify")
-        send(env, job_id)
-        wait_for(pg, job_id, samples=8)
-        assert not_finished(pg, job_id)
-        model_server.stop(port, kill=True)
-        time.sleep(3)
-        model_server.start(settings, opts, wait_s=400)
-        wait_done(pg, job_id, timeout_s=400)
-        assert snapshot(pg, job_id) == want
-    finally:
-        model_server.stop(port, kill=True)
+    """The session's server itself is killed and started again on its port (a server of the
+    test's own would cost one more start of vLLM), so later tests have it back."""
+    want = reference(tmp_path, vllm_server.url)
+    pg = sessionmaker_for(pg_url)
+    job_id = make_job(pg, tmp_path, count=COUNT, model=MODEL, **PARAMS)
+    env = env_for(pg_url, redis_url, vllm_server.url)
+    workers(env).start("generate,verify")
+    send(env, job_id)
+    wait_for(pg, job_id, samples=8)
+    assert not_finished(pg, job_id)
+    vllm_server.kill()
+    vllm_server.start()  # the workers' requests fail for as long as it takes to start
+    wait_done(pg, job_id, timeout_s=400)
+    assert snapshot(pg, job_id) == want

@@ -153,7 +153,8 @@ def test_job_run_says_when_no_worker_consumes_its_queues(pg_url: str, redis_url:
                                                          tmp_path: Path) -> None:
     pg = sessionmaker_for(pg_url)
     job_id = make_job(pg, tmp_path, count=4)
-    env = env_for(pg_url, redis_url, "scripted://arithmetic")
+    # the grace for a starting worker (20 s by default) is waited out in full when none comes
+    env = {**env_for(pg_url, redis_url, "scripted://arithmetic"), "FACTORY_WORKER_GRACE_S": "1"}
     ran = cli(env, "job", "run", str(job_id), timeout=60)
     assert ran.returncode == 1
     assert "no worker is consuming queue(s) generate, verify" in ran.stderr
@@ -194,7 +195,8 @@ def test_a_step_against_a_dead_server_retries_until_its_attempts_are_spent(
     pg = sessionmaker_for(pg_url)
     job_id = make_job(pg, tmp_path, count=2, batch_size=2)
     env = {**env_for(pg_url, redis_url, f"http://127.0.0.1:{free_port()}/v1"),
-           "FACTORY_LLM_MAX_RETRIES": "0", "FACTORY_STEP_ATTEMPTS": "3"}
+           "FACTORY_LLM_MAX_RETRIES": "0", "FACTORY_STEP_ATTEMPTS": "3",
+           "FACTORY_STEP_RETRY_BASE_S": "0.5"}  # not 7.5-15 s of backoff between the three
     workers(env).start("generate,verify")
     ran = cli(env, "job", "run", str(job_id), timeout=120)
     assert ran.returncode == 1 and "LLMUnavailable" in ran.stdout, ran.stdout + ran.stderr

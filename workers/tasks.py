@@ -22,7 +22,7 @@ from verifiers.sandbox import SandboxBusy
 from workers.app import app
 
 RETRYABLE = (LLMUnavailable, OperationalError, SandboxBusy)
-BACKOFF_S, BACKOFF_MAX_S = 5.0, 300.0
+BACKOFF_MAX_S = 300.0
 UNCOUNTED_RETRIES = 30  # retries while even the attempt count cannot be stored
 
 
@@ -40,7 +40,7 @@ def _run(task: Task, stage: str, batch_id: int, round: int, queue: str) -> None:
         exhausted = attempts >= settings.step_attempts if attempts is not None \
             else task.request.retries >= UNCOUNTED_RETRIES
         if not exhausted:
-            delay = min(BACKOFF_MAX_S, BACKOFF_S * 2 ** task.request.retries)
+            delay = min(BACKOFF_MAX_S, settings.step_retry_base_s * 2 ** task.request.retries)
             raise task.retry(exc=exc, countdown=random.uniform(delay / 2, delay),
                              max_retries=None) from exc
         record_failure(sessions, step, exc)

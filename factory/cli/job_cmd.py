@@ -66,21 +66,20 @@ def dispatcher(on_step=None) -> Dispatcher:
     return InProcess(sessions(), settings(), on_step=on_step)
 
 
-WORKER_GRACE_S = 20.0
-
-
 def _check_consumers(job_id: int, wait_for_workers: bool) -> None:
     """With a broker, say at once when no worker consumes a queue the job needs, rather than
-    wait forever in silence."""
+    wait forever in silence. A worker may be starting right now: allow it
+    FACTORY_WORKER_GRACE_S, except with ``wait_for_workers``, which sends the job anyway (the
+    grace would only delay it), so one look decides whether to say it waits."""
     from workers.inspect import missing_consumers  # composition root: only here
 
     with sessions()() as session:
         needed = jobs.queues_of(get_job(session, job_id))
-    deadline = time.monotonic() + WORKER_GRACE_S  # a worker may be starting right now
-    while missing := missing_consumers(needed):
-        if time.monotonic() > deadline:
-            break
-        time.sleep(1.0)
+    grace = 0.0 if wait_for_workers else settings().worker_grace_s
+    deadline = time.monotonic() + grace
+    missing = missing_consumers(needed)
+    while missing and time.monotonic() < deadline:  # no sleep: each look waits 2 s for replies
+        missing = missing_consumers(needed)
     if not missing:
         return
     hint = f"start one: factory worker --queues {','.join(missing)}"
@@ -146,8 +145,8 @@ def _report(p: jobs.Progress, job_id: int) -> None:
         raise typer.Exit(1)
 
 
-WAIT_FOR_WORKERS = typer.Option(False, help="with a broker: send the job even when no worker "
-                                 "consumes its queues yet, and wait for one")
+WAIT_FOR_WORKERS = typer.Option(False, help="with a broker: send the job at once, even when no "
+                                 "worker consumes its queues yet, and wait for one")
 
 
 WAIT = typer.Option(True, help="follow a broker-run job")
