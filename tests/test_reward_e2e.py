@@ -53,7 +53,8 @@ def test_served_scores_rank_right_answers_above_wrong_as_the_build_measured(
     assert len(scores) == len(items) and all(math.isfinite(s) for s in scores)
     wins = sum(scores[2 * i] > scores[2 * i + 1] for i in range(len(pairs))) / len(pairs)
     assert abs(wins - info["pairwise_accuracy"]) <= 0.01, (wins, info)
-    assert wins >= 0.55, info  # better than chance (0.5), whatever the seed
+    # a judge, not a coin (0.5): built from generators of seeds 0-2 it scored 0.80-0.89
+    assert wins >= 0.7, info
     # raw logits, not probabilities: a sigmoid would keep every score in (0, 1)
     assert min(scores) < 0 < max(scores), scores[:10]
 
