@@ -1,4 +1,4 @@
-"""Right against wrong answers to arithmetic problems: the tiny reward model's training and
+"""Right against wrong answers to arithmetic problems: the tiny reward model's calibration and
 held-out pairs (kept apart from factory.arithmetic, whose bytes are the tiny generator's recipe).
 
 Two kinds of wrong answer: ``slip`` (off by one or two, by ten or a hundred, the other

@@ -1,5 +1,5 @@
 """The tiny reward model's weights, built from the tiny generator's: a wider Qwen2 whose first
-layers are the generator's, unchanged, and whose three added layers read, at every digit of the
+layers are the generator's, unchanged, and whose three added layers read, at every token of the
 reply, how far the token written falls below the tokens the generator itself predicted there.
 
 Why built and not learnt: the generator already knows which answers are right (its own
@@ -7,10 +7,12 @@ likelihood ranks the demo's samples at about 0.7), but a classifier trained on p
 CI's CPU budget never learnt to look that knowledge up (bench/RESULTS.md: eight recipes, all
 at chance). The lookup is simple to write down, so it is written down:
 
-- Tracked tokens: those of the answers it judges (digits, `` ="``, ``\\boxed{``, ``<|im_end|>``
+- Tracked tokens: those of the answers it judges (digits, `` =``, ``boxed``, ``<|im_end|>``
   ...; the build lists them from worked answers). Any other token in a reply costs
   ``UNKNOWN``, so a reply cannot score well by saying nothing the generator could be wrong
-  about ("I don't know.", prose, an empty reply).
+  about ("I don't know.", prose, an empty reply). The role name after the reply's
+  ``<|im_start|>`` costs the same in every chat (the calibrated offset absorbs it); the
+  newline the template puts after ``<|im_end|>`` costs nothing.
 - Width: the generator's ``H`` coordinates, then ``H`` scratch ones. The generator's layers read
   and write only their own ``H`` (their norms rescaled by sqrt(2), as a norm over 2H zeros-padded
   coordinates is sqrt(2) smaller), so their outputs are the generator's. The embedding marks
@@ -28,7 +30,9 @@ at chance). The lookup is simple to write down, so it is written down:
   prompt, 1/2 once the reply has begun - and its MLP keeps the reply's terms only.
 - Layer C: one head sums those terms over the chat (the ``<|im_start|>`` tokens soak up the
   attention, so the rest carry weight ~1/(2e^SINK), undone by the output projection); the score
-  head reads the sum (its scale and offset are trained afterwards, on pairs).
+  head reads the sum (its scale and offset are trained afterwards, on pairs). It judges
+  one-turn chats, as the math strategy's are: in a longer one, "the reply" is everything after
+  the second ``<|im_start|>``, and the sum is scaled by 2 / (its ``<|im_start|>`` count).
 
 Coordinates, not directions, hold every scratch value, so none leaks into another.
 """

@@ -8,7 +8,7 @@ candidate when its score is above ``min_score``. Every sample's score is stored 
 Works on any prompt seed set (bundled, evolved InsTag sets, constitutional prompts...). The
 prompt is the seed's text as it is, or rendered with another template (``template``); both
 ``instruction`` and ``problem`` are passed, so ``math/solve_v1`` renders arithmetic prompts
-exactly as the math strategy does - the text the tiny reward model was trained on.
+exactly as the math strategy does - the text the tiny reward model was calibrated on.
 
 The reward model is reached through the runner's ``reward_base_url`` (``FACTORY_REWARD_BASE_URL``,
 see :mod:`factory.llm.reward_client`). Chunks of ``score_batch`` responses are sent all at once:
