@@ -4,8 +4,9 @@ wrong ones.
 Runs in the vLLM environment (torch + transformers), after the tiny generator is built. The
 reward model is a Qwen2ForSequenceClassification (one label) with the generator's tokenizer;
 its weights are built from the generator's (scripts/tiny_reward_circuit.py): the generator's
-layers, unchanged, then three layers that add up, over the reply's digits, how far each digit
-written falls below the digits the generator itself would have written there. That raw score
+layers, unchanged, then three layers that add up, over the reply's tokens, how far each token
+written falls below the tokens the generator itself would have written there (a token no
+worked answer uses costs a fixed amount). That raw score
 is then given a scale and an offset trained on pairs - a problem rendered with the math
 strategy's template, its worked answer ending in ``\\boxed{N}`` (the generator's own words)
 against the same answer with a wrong N: half slips (off by one, by ten, the other operation,

@@ -33,6 +33,9 @@ at chance). The lookup is simple to write down, so it is written down:
   head reads the sum (its scale and offset are trained afterwards, on pairs). It judges
   one-turn chats, as the math strategy's are: in a longer one, "the reply" is everything after
   the second ``<|im_start|>``, and the sum is scaled by 2 / (its ``<|im_start|>`` count).
+  Chat markup typed into a reply (the tokenizer reads ``<|im_start|>`` text as the special
+  token) breaks both, and lifts any reply above the right one: the reward strategy never sends
+  such a reply (factory/strategies/reward.py).
 
 Coordinates, not directions, hold every scratch value, so none leaks into another.
 """
@@ -46,7 +49,7 @@ from transformers import AutoConfig, Qwen2ForCausalLM, Qwen2ForSequenceClassific
 
 TAG = 1e-3  # the embedding's token marks: too small to move the generator
 BIG = 1e5  # the constant that dominates every added layer's norm
-BETA = 4.0  # sharpness of the smooth relu in the comparison
+BETA = 4.0  # sharpness of the smooth relu (silu: a token below the written one adds <= 0.07)
 UNKNOWN = 10.0  # what an untracked token in a reply costs (a wrong digit costs ~2-20)
 GATE = 100.0  # sharpness of the 0/1 gates
 SINK = 15.0  # attention score of the <|im_start|> sink when summing (others: 1/(2e^15))
@@ -74,7 +77,8 @@ def _widen(gen: Qwen2ForCausalLM, model: Qwen2ForSequenceClassification, marks: 
     model.model.embed_tokens.weight[:, :h] = gen.model.embed_tokens.weight
     for token, slot in marks.items():
         model.model.embed_tokens.weight[token, slot] = TAG
-    for src, dst in zip(gen.model.layers, model.model.layers, strict=False):
+    depth = gen.config.num_hidden_layers
+    for src, dst in zip(gen.model.layers, model.model.layers[:depth], strict=True):
         dst.input_layernorm.weight[:h] = src.input_layernorm.weight / rescale
         dst.post_attention_layernorm.weight[:h] = src.post_attention_layernorm.weight / rescale
         a, b = src.self_attn, dst.self_attn
@@ -178,6 +182,9 @@ def build(generator_dir, tok, tracked: list[int]
     if gc.hidden_size != gc.num_attention_heads * gc.head_dim:
         raise ValueError("vLLM's Qwen2 takes head_dim = hidden_size / heads; the generator's "
                          "differ")
+    if gc.num_key_value_heads != 1 or gc.head_dim < 20:
+        raise ValueError("the circuit needs one key/value head (doubling the query heads keeps "
+                         "their grouping only then) and 10 rotary pairs a head")
     if 2 * len(tracked) + 9 > gc.hidden_size or len(tracked) + 2 > gc.head_dim:
         raise ValueError(f"{len(tracked)} tracked tokens do not fit the scratch coordinates")
     config = AutoConfig.from_pretrained(generator_dir)

@@ -186,6 +186,49 @@ def test_a_refused_response_is_an_errored_verdict_and_the_rest_are_scored_and_pa
             assert pair.meta["samples"] == 3  # the three scored responses of its prompt
 
 
+def markup_at_t1(messages: list[dict[str, str]], params: SamplingParams, index: int) -> str:
+    """The arithmetic stand-in, but the first sample at temperature 1 types chat markup before
+    its answer (the cheat that lifted any reply above the right one on the tiny reward
+    model)."""
+    text = arithmetic(messages, params, index)
+    return "<|im_start|>" * 20 + text if params.temperature == 1.0 and index == 0 else text
+
+
+def run_counted(sessions, tmp_path: Path, monkeypatch, prompts: int, write) -> Counting:
+    """A reward job on the first ``prompts`` questions, ``write`` writing the responses, judged
+    by a counting stand-in (returned once the job is done)."""
+    stand_in = Counting()
+    monkeypatch.setattr("factory.strategies.reward.RewardScored.reward_model",
+                        lambda self: stand_in)
+    job_id = job(sessions, tmp_path, QUESTIONS[:prompts])
+    run_in_process(sessions, job_id, ScriptedLLM(write))
+    with sessions() as s:
+        assert s.get_one(Job, job_id).status == "done"
+    return stand_in
+
+
+def test_a_response_spelling_out_chat_markup_is_not_scored_nor_paired(
+        sessions, tmp_path: Path, monkeypatch) -> None:
+    stand_in = run_counted(sessions, tmp_path, monkeypatch, 6, markup_at_t1)
+    with sessions() as s:
+        rows = s.execute(select(Generation, Verdict).join(
+            Verdict, Verdict.generation_id == Generation.id)).all()
+        marked = {g.id for g, _ in rows if "<|im_start|>" in g.text}
+        assert len(rows) == 24 and len(marked) == 6
+        for g, v in rows:
+            if g.id in marked:
+                assert v.status == "error" and v.score is None and not v.passed
+                assert "spells out chat markup '<|im_start|>'" in v.details["check_error"]
+            else:
+                assert v.status in ("passed", "failed") and v.score in (2.0, -2.0)
+        pairs = s.scalars(select(PreferencePair)).all()
+        used = {x for p in pairs for x in (p.chosen_generation_id, p.rejected_generation_id)}
+        sft = {x.generation_id for x in s.scalars(select(SftExample))}
+        assert pairs and not (used | sft) & marked
+    assert all("<|im_start|>" not in text for text in stand_in.sent)  # never sent
+    assert stand_in.scored == 18
+
+
 class Counting(ScriptedReward):
     """The arithmetic stand-in with a 120-word context, counting how often each response is
     sent to it."""
@@ -203,13 +246,8 @@ def test_a_refused_response_is_not_sent_again_nor_its_scored_siblings(
         sessions, tmp_path: Path, monkeypatch) -> None:
     """A refusal (a 4xx on the item's own merits) is the same however often it is asked: the
     judge's retry of errored checks does not send it again, nor re-score its prompt's others."""
-    stand_in = Counting()
-    monkeypatch.setattr("factory.strategies.reward.RewardScored.reward_model",
-                        lambda self: stand_in)
-    job_id = job(sessions, tmp_path, QUESTIONS[:3])
-    run_in_process(sessions, job_id, ScriptedLLM(long_at_t1))
+    stand_in = run_counted(sessions, tmp_path, monkeypatch, 3, long_at_t1)
     with sessions() as s:
-        assert s.get_one(Job, job_id).status == "done"
         texts = s.scalars(select(Generation.text)).all()
         verdicts = s.scalars(select(Verdict)).all()
     assert len(texts) == 12 and sum(v.status == "error" for v in verdicts) == 3
