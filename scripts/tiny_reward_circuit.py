@@ -34,8 +34,8 @@ at chance). The lookup is simple to write down, so it is written down:
   one-turn chats, as the math strategy's are: in a longer one, "the reply" is everything after
   the second ``<|im_start|>``, and the sum is scaled by 2 / (its ``<|im_start|>`` count).
   Chat markup typed into a reply (the tokenizer reads ``<|im_start|>`` text as the special
-  token) breaks both, and lifts any reply above the right one: the reward strategy never sends
-  such a reply (factory/strategies/reward.py).
+  token) breaks both, and lifts any reply above the right one: the reward client never sends
+  such a reply (factory/llm/reward_client.py, ``unsendable``).
 
 Coordinates, not directions, hold every scratch value, so none leaks into another.
 """

@@ -218,7 +218,8 @@ def test_a_response_spelling_out_chat_markup_is_not_scored_nor_paired(
         for g, v in rows:
             if g.id in marked:
                 assert v.status == "error" and v.score is None and not v.passed
-                assert "spells out chat markup '<|im_start|>'" in v.details["check_error"]
+                assert "not sent: the response spells out chat markup '<|im_start|>'" \
+                    in v.details["check_error"]
             else:
                 assert v.status in ("passed", "failed") and v.score in (2.0, -2.0)
         pairs = s.scalars(select(PreferencePair)).all()
@@ -226,7 +227,7 @@ def test_a_response_spelling_out_chat_markup_is_not_scored_nor_paired(
         sft = {x.generation_id for x in s.scalars(select(SftExample))}
         assert pairs and not (used | sft) & marked
     assert all("<|im_start|>" not in text for text in stand_in.sent)  # never sent
-    assert stand_in.scored == 18
+    assert sum(stand_in.sent.values()) == 18
 
 
 class Counting(ScriptedReward):
@@ -237,9 +238,9 @@ class Counting(ScriptedReward):
         super().__init__(ScriptedReward.named("arithmetic").scorer, context_words=120)
         self.sent: Counter[str] = Counter()
 
-    async def score(self, items):
-        self.sent.update(response for _, response in items)
-        return await super().score(items)
+    async def _score_one(self, messages, response):
+        self.sent[response] += 1  # what reaches the scorer (or is refused by its context)
+        return await super()._score_one(messages, response)
 
 
 def test_a_refused_response_is_not_sent_again_nor_its_scored_siblings(

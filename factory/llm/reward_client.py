@@ -54,10 +54,26 @@ class RewardModel(Protocol):
     async def aclose(self) -> None: ...
 
 
+CHAT_MARKUP = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")  # the Qwen2 family's
+
+
+def unsendable(response: str) -> LLMRefused | None:
+    """A response that spells out chat markup is not sent: the server's chat template would
+    read it as a turn boundary, which a policy learns to exploit (typed into a reply, it lifted
+    any answer above the right one on the tiny reward model)."""
+    mark = next((m for m in CHAT_MARKUP if m in response), None)
+    return None if mark is None else LLMRefused(
+        f"not sent: the response spells out chat markup {mark!r}, which the reward server's "
+        "chat template would read as a turn boundary")
+
+
 async def score_each(score_one: Callable[[Messages, str], Awaitable[float]],
                      items: Sequence[RewardItem]) -> list[Scored]:
-    """Every item at once; a refused item keeps its place, any other failure fails all."""
+    """Every item at once; a refused item (by the server, or not sent: ``unsendable``) keeps
+    its place, any other failure fails all."""
     async def one(messages: Messages, response: str) -> Scored:
+        if refused := unsendable(response):
+            return refused
         try:
             return await score_one(messages, response)
         except LLMRefused as exc:

@@ -16,11 +16,9 @@ the client's own limit (``FACTORY_LLM_CONCURRENCY`` a server) bounds the request
 A response the server refuses (longer than the reward model's context, say) gets an errored
 verdict with the server's reason, and the rest are scored and paired without it; the refusal
 is the response's own (a 4xx), so the judge's retry of errored checks neither sends it again
-nor re-scores its prompt's other responses. A response that spells out chat markup
-(``<|im_start|>`` and the like: the reward server's chat template would read it as a turn
-boundary, which a policy learns to exploit - typed into a reply, it lifted any answer above
-the right one on the tiny reward model) is not sent: its verdict is errored with that reason,
-and it is never paired or exported. A reward
+nor re-scores its prompt's other responses. The client refuses, the same way and without
+sending it, a response that spells out chat markup (``<|im_start|>`` and the like; see
+:func:`factory.llm.reward_client.unsendable`). A reward
 server that is down or answers garbage fails the judge step with the reason (retried like any
 step, then the job fails): no sample is paired or exported unscored.
 """
@@ -46,13 +44,6 @@ from factory.strategies.base import (
 )
 from factory.strategies.curation import pair_line, sft_line
 from factory.strategies.responses import TEMPLATE, RespondParams, Responses
-
-CHAT_MARKUP = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")  # the Qwen2 family's
-
-
-def chat_markup(text: str) -> str | None:
-    """The chat markup a response spells out, if any."""
-    return next((mark for mark in CHAT_MARKUP if mark in text), None)
 
 
 class RewardParams(RespondParams):
@@ -103,32 +94,23 @@ class RewardScored(Responses):
         # ``llm`` is the generator; the judge here is the reward model
         items = [(prompt.messages, sample.text) for prompt, samples, _ in work
                  for sample in samples]
-        markup = [chat_markup(text) for _, text in items]
-        sent = [item for item, mark in zip(items, markup, strict=True) if mark is None]
         size = self.params.score_batch
         rm = self.reward_model()
         try:
-            chunks = await asyncio.gather(*(_score_chunk(rm, sent[start : start + size])
-                                            for start in range(0, len(sent), size)))
-            scored = [s for chunk in chunks for s in chunk]
-            if scored and all(isinstance(s, LLMRefused) for s in scored):
+            chunks = await asyncio.gather(*(_score_chunk(rm, items[start : start + size])
+                                            for start in range(0, len(items), size)))
+            scores = [s for chunk in chunks for s in chunk]
+            if scores and all(isinstance(s, LLMRefused) for s in scores):
                 await _refuses_everything(rm)
         finally:
             await rm.aclose()
-        answers = iter(scored)
-        scores = [next(answers) if mark is None else mark for mark in markup]
         out, i = [], 0
         for _, samples, _ in work:
             out.append([self._verdict(s, rm.model) for s in scores[i : i + len(samples)]])
             i += len(samples)
         return out
 
-    def _verdict(self, score: Scored | str, model: str) -> VerdictSpec:
-        if isinstance(score, str):  # chat markup, never sent: never scored, never paired
-            reason = (f"the response spells out chat markup {score!r}, which the reward "
-                      "model's chat template would read as a turn boundary: not scored")
-            return VerdictSpec(passed=False, error=reason, permanent=True,
-                               details={"reward_model": model})
+    def _verdict(self, score: Scored, model: str) -> VerdictSpec:
         if isinstance(score, LLMRefused):  # this response only: never scored, never paired
             reason = f"reward model {model} refused the response: {score}"
             return VerdictSpec(passed=False, error=reason, permanent=True,
